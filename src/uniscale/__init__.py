@@ -1,0 +1,84 @@
+"""UniScale: choose which model answers and how much test-time compute it spends.
+
+One joint decision per request, learned online by a hybrid LinUCB bandit from the
+rewards you feed back.
+"""
+
+from .arms import Arm, ArmSpace
+from .backends.base import AsyncBackend, Backend
+from .backends.fake import FakeBackend
+from .cost import CostModel, Price
+from .errors import (
+    AllSamplesFailedError,
+    ArmSpaceMismatchError,
+    BackendError,
+    ConfigurationError,
+    DuplicateFeedbackError,
+    EmptyRequestError,
+    ExpiredDecisionError,
+    FeaturizerMismatchError,
+    InvalidFeaturesError,
+    InvalidScoreError,
+    MissingBackendError,
+    MissingPriceError,
+    NoArmAllowedError,
+    StateFileError,
+    UniScaleError,
+    UnknownDecisionError,
+)
+from .extract import extract_answer, majority_vote
+from .features import EmbeddingFeaturizer, Featurizer, HashingFeaturizer
+from .objective import Budget, Tradeoff
+from .results import Decision, Result
+from .router import Router
+from .strategies import BestOfN, Judge, SelfConsistency, Single, Strategy
+from .types import Completion, Message, Request, Sample, Usage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AllSamplesFailedError",
+    "Arm",
+    "ArmSpace",
+    "ArmSpaceMismatchError",
+    "AsyncBackend",
+    "Backend",
+    "BackendError",
+    "BestOfN",
+    "Budget",
+    "Completion",
+    "ConfigurationError",
+    "CostModel",
+    "Decision",
+    "DuplicateFeedbackError",
+    "EmbeddingFeaturizer",
+    "EmptyRequestError",
+    "ExpiredDecisionError",
+    "FakeBackend",
+    "Featurizer",
+    "FeaturizerMismatchError",
+    "HashingFeaturizer",
+    "InvalidFeaturesError",
+    "InvalidScoreError",
+    "Judge",
+    "Message",
+    "MissingBackendError",
+    "MissingPriceError",
+    "NoArmAllowedError",
+    "Price",
+    "Request",
+    "Result",
+    "Router",
+    "Sample",
+    "SelfConsistency",
+    "Single",
+    "StateFileError",
+    "Strategy",
+    "Tradeoff",
+    "UniScaleError",
+    "UnknownDecisionError",
+    "Usage",
+    "__version__",
+    "extract_answer",
+    "majority_vote",
+]

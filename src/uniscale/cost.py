@@ -1,0 +1,174 @@
+"""Prices and the cost model: what an arm will cost, and what it did cost."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .arms import Arm
+from .errors import ConfigurationError, MissingPriceError
+from .types import Message, Usage
+
+__all__ = ["CostModel", "Price", "estimate_tokens"]
+
+
+def estimate_tokens(messages: tuple[Message, ...]) -> int:
+    """Input tokens of a conversation, estimated as ``ceil(chars / 4)`` + 4 per message."""
+    return sum(-(-len(m.content) // 4) + 4 for m in messages)
+
+
+@dataclass(frozen=True)
+class Price:
+    """List price of a model in USD per one million tokens.
+
+    Attributes:
+        input: USD per 1M input tokens.
+        output: USD per 1M output tokens.
+        cached_input: USD per 1M input tokens read from a prompt cache (default: ``input``).
+        cache_write: USD per 1M input tokens written to a prompt cache (default: ``input``).
+    """
+
+    input: float
+    output: float
+    cached_input: float | None = None
+    cache_write: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("input", "output", "cached_input", "cache_write"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigurationError(f"Price.{name} must be a number, got {value!r}")
+            if not math.isfinite(value) or value < 0:
+                raise ConfigurationError(
+                    f"Price.{name} must be a finite USD amount per 1M tokens >= 0, got {value}"
+                )
+
+    def cost(self, usage: Usage) -> float:
+        """USD billed for ``usage``."""
+        cached = usage.cached_input_tokens
+        written = usage.cache_write_tokens
+        plain = max(usage.input_tokens - cached - written, 0)
+        cached_price = self.input if self.cached_input is None else self.cached_input
+        write_price = self.input if self.cache_write is None else self.cache_write
+        total = (
+            plain * self.input
+            + cached * cached_price
+            + written * write_price
+            + usage.output_tokens * self.output
+        )
+        return total / 1_000_000
+
+
+def as_price(value: Price | Mapping[str, float] | tuple[float, float]) -> Price:
+    """Accept a :class:`Price`, a ``{"input":, "output":}`` dict or an ``(input, output)`` pair."""
+    if isinstance(value, Price):
+        return value
+    if isinstance(value, Mapping):
+        return Price(**value)
+    if isinstance(value, tuple) and len(value) == 2:
+        return Price(*value)
+    raise ConfigurationError(
+        f"cannot read a price from {value!r}: use uniscale.Price(input=..., output=...) "
+        "in USD per 1M tokens"
+    )
+
+
+class CostModel:
+    """Predicted and observed cost per arm.
+
+    Predicted cost of an arm = input price × input tokens × calls that pay for the input
+    + output price × expected output tokens per sample × n + expected scorer cost. The
+    expected output tokens per (model, strategy) are a running mean of observed usage,
+    starting from ``prior_output_tokens`` with the weight of ``prior_weight`` samples.
+
+    Args:
+        prices: Price per model.
+        prior_output_tokens: Output tokens assumed before any usage was seen.
+        prior_weight: Pseudo-count of that prior.
+        samples_per_call: Per model, how many samples one call can return (``>1``: the
+            input is paid once per call).
+    """
+
+    def __init__(
+        self,
+        prices: Mapping[str, Price],
+        *,
+        prior_output_tokens: float = 256.0,
+        prior_weight: float = 2.0,
+        samples_per_call: Mapping[str, int] | None = None,
+    ) -> None:
+        self.prices = {name: as_price(p) for name, p in prices.items()}
+        self.prior_output_tokens = float(prior_output_tokens)
+        self.prior_weight = float(prior_weight)
+        self.samples_per_call: dict[str, int] = dict(samples_per_call or {})
+        self._tokens: dict[str, float] = {}
+        self._count: dict[str, float] = {}
+
+    def price(self, model: str) -> Price:
+        """The price of ``model``.
+
+        Raises:
+            MissingPriceError: When no price was given for it.
+        """
+        try:
+            return self.prices[model]
+        except KeyError:
+            raise MissingPriceError(
+                f"model {model!r} has no price: add it to prices= as "
+                f"uniscale.Price(input=..., output=...) in USD per 1M tokens"
+            ) from None
+
+    @staticmethod
+    def _key(arm: Arm) -> str:
+        return f"{arm.model}/{arm.strategy.key}"
+
+    def expected_output_tokens(self, arm: Arm) -> float:
+        """Expected output tokens of one sample of ``arm``."""
+        key = self._key(arm)
+        total = self._tokens.get(key, 0.0) + self.prior_output_tokens * self.prior_weight
+        return total / (self._count.get(key, 0.0) + self.prior_weight)
+
+    def calls(self, arm: Arm) -> int:
+        """Backend calls an arm makes (each pays for the input)."""
+        per_call = max(1, self.samples_per_call.get(arm.model, 1))
+        return -(-arm.n // per_call)
+
+    def predict(self, arm: Arm, input_tokens: int) -> float:
+        """Predicted USD of running ``arm`` on a request of ``input_tokens`` tokens."""
+        price = self.price(arm.model)
+        usd = (
+            price.input * input_tokens * self.calls(arm)
+            + price.output * self.expected_output_tokens(arm) * arm.n
+        ) / 1_000_000
+        scorer = getattr(arm.strategy, "expected_scorer_cost", 0.0)
+        return usd + scorer * arm.n
+
+    def predict_all(self, arms: tuple[Arm, ...], input_tokens: int) -> list[float]:
+        """:meth:`predict` for every arm."""
+        return [self.predict(arm, input_tokens) for arm in arms]
+
+    def observe(self, arm: Arm, output_tokens: int, samples: int) -> None:
+        """Learn from the output tokens ``samples`` samples of ``arm`` really produced."""
+        if samples <= 0 or output_tokens < 0:
+            return
+        key = self._key(arm)
+        self._tokens[key] = self._tokens.get(key, 0.0) + float(output_tokens)
+        self._count[key] = self._count.get(key, 0.0) + float(samples)
+
+    def observed_cost(self, model: str, usage: Usage) -> float:
+        """USD billed for ``usage`` on ``model``."""
+        return self.price(model).cost(usage)
+
+    # -- persistence ---------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """JSON-ready learned state."""
+        return {"tokens": dict(self._tokens), "count": dict(self._count)}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state`."""
+        self._tokens = {str(k): float(v) for k, v in state["tokens"].items()}
+        self._count = {str(k): float(v) for k, v in state["count"].items()}

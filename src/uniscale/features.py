@@ -1,0 +1,164 @@
+"""Featurizers: turn a request into the context vector the bandit learns on."""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import ConfigurationError
+from .types import Message
+
+__all__ = ["EmbeddingFeaturizer", "Featurizer", "HashingFeaturizer"]
+
+_WORD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
+_CODE = re.compile(r"```|\bdef |\bclass |\breturn\b|[{};]|=>|\bimport\b|\bfunction\b")
+_WH = ("what", "how", "why", "when", "where", "which", "who", "whom", "whose")
+
+
+@runtime_checkable
+class Featurizer(Protocol):
+    """Maps messages to a fixed-length context vector.
+
+    Attributes:
+        dim: Length of the vectors produced.
+    """
+
+    dim: int
+
+    def transform(self, messages: Sequence[Message]) -> np.ndarray:
+        """The context vector of a conversation (finite, shape ``(dim,)``)."""
+        ...
+
+    def config(self) -> dict[str, Any]:
+        """JSON description, saved with the state and compared on load."""
+        ...
+
+
+def _text_of(messages: Sequence[Message]) -> str:
+    """The text the router looks at: every message, the last user turn counted twice."""
+    last_user = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    return "\n".join([*(m.content for m in messages), last_user])
+
+
+class HashingFeaturizer:
+    """Signed feature hashing of word uni- and bi-grams plus shape signals.
+
+    Deterministic across processes and Python hash seeds (CRC-32, never ``hash()``).
+    The last 8 coordinates hold dense signals: bias, log length, digit share, code
+    markers, question shape, line count, math symbols, upper-case share. The vector is
+    L2-normalised.
+
+    Args:
+        dim: Length of the vector (>= 16).
+        ngrams: Largest n-gram hashed (1 or 2).
+        seed: Salt of the hash, so that two featurizers can be made independent.
+    """
+
+    _DENSE = 8
+
+    def __init__(self, dim: int = 128, *, ngrams: int = 2, seed: int = 0) -> None:
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 16:
+            raise ConfigurationError(f"HashingFeaturizer dim must be an int >= 16, got {dim!r}")
+        if ngrams not in (1, 2):
+            raise ConfigurationError(f"HashingFeaturizer ngrams must be 1 or 2, got {ngrams!r}")
+        self.dim = dim
+        self.ngrams = ngrams
+        self.seed = int(seed)
+        self._buckets = dim - self._DENSE
+        self._salt = str(self.seed).encode() + b"|"
+
+    def _hash(self, token: str) -> tuple[int, float]:
+        h = zlib.crc32(self._salt + token.encode("utf-8", "surrogatepass"))
+        return h % self._buckets, 1.0 if (h >> 31) & 1 else -1.0
+
+    def transform(self, messages: Sequence[Message]) -> np.ndarray:
+        """Hash the conversation into a unit vector of length :attr:`dim`."""
+        text = _text_of(messages)
+        lower = text.lower()
+        words = _WORD.findall(lower)
+        hashed = np.zeros(self._buckets)
+        tokens = list(words)
+        if self.ngrams == 2:
+            tokens += [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        for token in tokens:
+            index, sign = self._hash(token)
+            hashed[index] += sign
+        norm = np.linalg.norm(hashed)
+        if norm > 0:
+            hashed /= norm
+        chars = max(len(text), 1)
+        stripped = lower.strip()
+        dense = np.array(
+            [
+                1.0,
+                math.log1p(len(text)) / 10.0,
+                sum(c.isdigit() for c in text) / chars * 4.0,
+                min(len(_CODE.findall(text)) / 10.0, 1.0),
+                float(stripped.endswith("?") or stripped.startswith(_WH)),
+                min(text.count("\n") / 20.0, 1.0),
+                min(sum(text.count(c) for c in "+-*/=^%<>") / 20.0, 1.0),
+                sum(c.isupper() for c in text) / chars * 4.0,
+            ]
+        )
+        vec = np.concatenate([hashed, dense])
+        return vec / np.linalg.norm(vec)
+
+    def config(self) -> dict[str, Any]:
+        """JSON description of this featurizer."""
+        return {"kind": "hashing", "dim": self.dim, "ngrams": self.ngrams, "seed": self.seed}
+
+
+class EmbeddingFeaturizer:
+    """Any text embedding, randomly projected to ``dim`` and L2-normalised.
+
+    The projection is a Gaussian matrix drawn from ``seed`` when the first embedding
+    reveals the input width, so it is the same in every process with the same seed.
+
+    Args:
+        fn: A function mapping a text to a vector (a list or array of floats).
+        dim: Length of the produced vectors.
+        seed: Seed of the projection.
+        name: Identifies the embedding in saved state (a state learned on another
+            embedding must not be loaded).
+    """
+
+    def __init__(
+        self, fn: Callable[[str], Any], dim: int = 64, *, seed: int = 0, name: str = "embedding"
+    ) -> None:
+        if not callable(fn):
+            raise ConfigurationError("EmbeddingFeaturizer needs a callable fn(text) -> vector")
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
+            raise ConfigurationError(f"EmbeddingFeaturizer dim must be an int >= 2, got {dim!r}")
+        self.fn = fn
+        self.dim = dim
+        self.seed = int(seed)
+        self.name = name
+        self._projection: np.ndarray | None = None
+
+    def transform(self, messages: Sequence[Message]) -> np.ndarray:
+        """Embed, project, append a bias and normalise."""
+        raw = np.asarray(self.fn(_text_of(messages)), dtype=float).ravel()
+        if raw.size == 0 or not np.all(np.isfinite(raw)):
+            raise ConfigurationError(
+                "the embedding function returned an empty or non-finite vector"
+            )
+        if self._projection is None or self._projection.shape[1] != raw.size:
+            rng = np.random.default_rng(self.seed)
+            self._projection = rng.standard_normal((self.dim - 1, raw.size)) / math.sqrt(
+                self.dim - 1
+            )
+        projected = self._projection @ raw
+        norm = np.linalg.norm(projected)
+        if norm > 0:
+            projected = projected / norm
+        vec = np.concatenate([projected, [1.0]])
+        return vec / np.linalg.norm(vec)
+
+    def config(self) -> dict[str, Any]:
+        """JSON description of this featurizer."""
+        return {"kind": "embedding", "dim": self.dim, "seed": self.seed, "name": self.name}

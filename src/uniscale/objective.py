@@ -1,0 +1,113 @@
+"""Objectives: how quality is traded against cost."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigurationError
+
+__all__ = ["Budget", "Objective", "Pacer", "Tradeoff"]
+
+
+def _positive(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(f"{name} must be a number of USD, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"{name} must be a finite USD amount > 0, got {value}")
+
+
+@dataclass(frozen=True)
+class Tradeoff:
+    """A fixed exchange rate between quality and money.
+
+    Reward = quality − cost_usd / willingness_to_pay.
+
+    Attributes:
+        willingness_to_pay: USD you would pay for one unit of quality (a right answer
+            instead of a wrong one). The cost weight is ``λ = 1 / willingness_to_pay``.
+    """
+
+    willingness_to_pay: float
+
+    def __post_init__(self) -> None:
+        _positive("Tradeoff.willingness_to_pay", self.willingness_to_pay)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Best quality while the mean cost per request tracks ``per_request`` USD.
+
+    The cost weight λ adapts by projected online dual ascent:
+    ``μ ← max(0, μ + step · (cost / per_request − 1))`` with ``λ = μ / per_request``.
+
+    Attributes:
+        per_request: Target mean USD per request.
+        step: Dual step size (dimensionless).
+        initial_multiplier: Starting μ.
+    """
+
+    per_request: float
+    step: float = 0.05
+    initial_multiplier: float = 1.0
+
+    def __post_init__(self) -> None:
+        _positive("Budget.per_request", self.per_request)
+        _positive("Budget.step", self.step)
+        if not math.isfinite(self.initial_multiplier) or self.initial_multiplier < 0:
+            raise ConfigurationError("Budget.initial_multiplier must be finite and >= 0")
+
+
+Objective = Tradeoff | Budget
+
+
+class Pacer:
+    """The cost weight λ of an objective, and its online adaptation for a :class:`Budget`.
+
+    Args:
+        objective: The objective.
+    """
+
+    def __init__(self, objective: Objective) -> None:
+        if not isinstance(objective, (Tradeoff, Budget)):
+            raise ConfigurationError(
+                f"objective must be uniscale.Tradeoff(willingness_to_pay=...) or "
+                f"uniscale.Budget(per_request=...), got {objective!r}"
+            )
+        self.objective = objective
+        self.multiplier = objective.initial_multiplier if isinstance(objective, Budget) else 1.0
+        self.spent = 0.0
+        self.requests = 0
+
+    @property
+    def lam(self) -> float:
+        """Current cost weight λ in units of quality per USD."""
+        if isinstance(self.objective, Tradeoff):
+            return 1.0 / self.objective.willingness_to_pay
+        return self.multiplier / self.objective.per_request
+
+    def charge(self, cost: float, *, new_request: bool) -> None:
+        """Account ``cost`` USD (a prediction at decide time or a later correction)."""
+        self.spent += cost
+        if new_request:
+            self.requests += 1
+        if isinstance(self.objective, Budget):
+            target = self.objective.per_request if new_request else 0.0
+            step = self.objective.step * (cost - target) / self.objective.per_request
+            self.multiplier = max(0.0, self.multiplier + step)
+
+    @property
+    def mean_cost(self) -> float:
+        """Mean USD per request so far."""
+        return self.spent / self.requests if self.requests else 0.0
+
+    def state(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return {"multiplier": self.multiplier, "spent": self.spent, "requests": self.requests}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state`."""
+        self.multiplier = float(state["multiplier"])
+        self.spent = float(state["spent"])
+        self.requests = int(state["requests"])

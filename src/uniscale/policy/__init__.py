@@ -1,0 +1,5 @@
+"""Bandit policies."""
+
+from .linucb import LinUCB
+
+__all__ = ["LinUCB"]

@@ -1,0 +1,473 @@
+"""The router: decide, run, learn from feedback, persist."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .arms import Arm, ArmSpace
+from .cost import CostModel, Price, estimate_tokens
+from .errors import (
+    AllSamplesFailedError,
+    ConfigurationError,
+    DuplicateFeedbackError,
+    InvalidFeaturesError,
+    InvalidScoreError,
+    MissingBackendError,
+    NoArmAllowedError,
+    UnknownDecisionError,
+)
+from .features import Featurizer, HashingFeaturizer
+from .objective import Objective, Pacer, Tradeoff
+from .policy.linucb import LinUCB
+from .results import Decision, Result
+from .sampling import StrategyRun, arun_strategy, run_strategy
+from .store.memory import Pending, PendingStore
+from .types import Message, Request, Usage, as_messages
+
+__all__ = ["Router"]
+
+log = logging.getLogger("uniscale")
+
+ArmSelector = Iterable[Arm | str] | Callable[[Arm], bool]
+
+
+class Router:
+    """Chooses model and test-time compute per request and learns from feedback.
+
+    Args:
+        arms: The arms (an :class:`ArmSpace` or an iterable of :class:`Arm`).
+        prices: :class:`Price` per model, USD per 1M tokens.
+        objective: :class:`Tradeoff` or :class:`Budget`.
+        backends: Backend per model; needed by :meth:`invoke`, not by :meth:`decide`.
+        featurizer: Context featurizer (default :class:`HashingFeaturizer`).
+        alpha: Exploration width of LinUCB.
+        ridge: Ridge prior precision.
+        forgetting: Discount in ``(0, 1]`` for drifting traffic (1 = no forgetting).
+        hybrid: Share evidence between arms through their descriptors.
+        shared_dim: Width of the shared context of the hybrid model.
+        prune: Leave out arms that a cheaper arm surely beats.
+        feedback_ttl: Seconds a decision waits for feedback.
+        on_invalid_feedback: ``"raise"`` or ``"ignore"`` (count, log and return False).
+        fallback: Arms tried in order when the chosen arm's backend fails.
+        prior_output_tokens: Output tokens per sample assumed before usage is seen.
+        seed: Seed of the tie-breaking generator.
+        clock: Wall-clock function (seconds), for the time-to-live.
+    """
+
+    def __init__(
+        self,
+        arms: ArmSpace | Iterable[Arm],
+        prices: Mapping[str, Price],
+        objective: Objective | None = None,
+        backends: Mapping[str, Any] | None = None,
+        *,
+        featurizer: Featurizer | None = None,
+        alpha: float = 1.0,
+        ridge: float = 1.0,
+        forgetting: float = 1.0,
+        hybrid: bool = True,
+        shared_dim: int = 8,
+        prune: bool = True,
+        feedback_ttl: float = 86_400.0,
+        on_invalid_feedback: str = "raise",
+        fallback: Sequence[Arm] = (),
+        prior_output_tokens: float = 256.0,
+        seed: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.arms = arms if isinstance(arms, ArmSpace) else ArmSpace(arms)
+        self.backends: dict[str, Any] = dict(backends or {})
+        self.featurizer: Featurizer = featurizer or HashingFeaturizer()
+        self.objective = objective if objective is not None else Tradeoff(0.01)
+        if on_invalid_feedback not in ("raise", "ignore"):
+            raise ConfigurationError("on_invalid_feedback must be 'raise' or 'ignore'")
+        if not (isinstance(feedback_ttl, (int, float)) and feedback_ttl > 0):
+            raise ConfigurationError(f"feedback_ttl must be seconds > 0, got {feedback_ttl!r}")
+        self.on_invalid_feedback = on_invalid_feedback
+        self.prune = prune
+        self.seed = seed
+        self.pacer = Pacer(self.objective)
+        self.costs = CostModel(prices, prior_output_tokens=prior_output_tokens)
+        self.policy = LinUCB(
+            self.featurizer.dim, alpha=alpha, ridge=ridge, forgetting=forgetting,
+            hybrid=hybrid, shared_dim=shared_dim, projection_seed=seed,
+        )
+        self.pending = PendingStore(feedback_ttl, clock)
+        self.rng = np.random.default_rng(seed)
+        self.stats: dict[str, Any] = {"decisions": 0, "feedback": 0, "ignored_feedback": 0,
+                                      "failures": {}}
+        self._lock = threading.RLock()
+        for arm in self.arms:
+            self._check_arm(arm)
+            self.policy.add_slot(arm.key, self._descriptor(arm))
+        self.fallback = tuple(fallback)
+        for arm in self.fallback:
+            self.arms.index(arm)
+        self._refresh_samples_per_call()
+
+    # -- configuration ----------------------------------------------------------------
+    def _descriptor(self, arm: Arm) -> dict[str, float]:
+        return dict(zip(self.arms.columns, self.arms.descriptor(arm), strict=True))
+
+    def _check_arm(self, arm: Arm) -> None:
+        self.costs.price(arm.model)
+        if self.backends and arm.model not in self.backends:
+            raise MissingBackendError(
+                f"model {arm.model!r} has no backend: add it to backends= (known: "
+                f"{sorted(self.backends)}) or remove its arms"
+            )
+
+    def _refresh_samples_per_call(self) -> None:
+        for model, backend in self.backends.items():
+            self.costs.samples_per_call[model] = int(getattr(backend, "max_samples_per_call", 1))
+
+    def add_arm(self, arm: Arm) -> None:
+        """Add an arm at run time; it starts optimistic, the others keep what they learned."""
+        with self._lock:
+            self._check_arm(arm)
+            self.arms.add(arm)
+            if arm.key not in self.policy.slots:
+                self.policy.add_slot(arm.key, self._descriptor(arm))
+
+    def remove_arm(self, arm: Arm) -> None:
+        """Stop choosing ``arm``; its statistics stay in the state for a later re-add."""
+        with self._lock:
+            self.arms.remove(arm)
+            self.fallback = tuple(a for a in self.fallback if a != arm)
+
+    def set_price(self, model: str, price: Price) -> None:
+        """Change the price of ``model`` (takes effect on the next decision)."""
+        with self._lock:
+            self.costs.prices[model] = price
+
+    def set_backend(self, model: str, backend: Any) -> None:
+        """Attach or replace the backend of ``model``."""
+        with self._lock:
+            self.backends[model] = backend
+            self._refresh_samples_per_call()
+
+    # -- deciding ---------------------------------------------------------------------
+    def _context(
+        self, request: Any, features: Any, input_tokens: int | None
+    ) -> tuple[np.ndarray, int]:
+        if features is not None:
+            x = np.asarray(features, dtype=float)
+            if x.shape != (self.featurizer.dim,):
+                raise InvalidFeaturesError(
+                    f"features have shape {x.shape}, expected ({self.featurizer.dim},): pass "
+                    "a vector as long as the featurizer's dim, or pass the prompt instead"
+                )
+            if not np.all(np.isfinite(x)):
+                raise InvalidFeaturesError("features contain NaN or infinity: clean them first")
+            tokens = input_tokens
+            if tokens is None:
+                tokens = estimate_tokens(as_messages(request)) if request is not None else 0
+            return x.copy(), int(tokens)
+        if request is None:
+            raise ConfigurationError("decide() needs a prompt, messages, or features=")
+        messages = as_messages(request)
+        x = np.asarray(self.featurizer.transform(messages), dtype=float)
+        tokens = estimate_tokens(messages) if input_tokens is None else int(input_tokens)
+        return x, tokens
+
+    def _allowed(self, allowed: ArmSelector | None) -> list[Arm]:
+        if allowed is None:
+            return list(self.arms)
+        if callable(allowed):
+            chosen = [a for a in self.arms if allowed(a)]
+        else:
+            chosen = [a if isinstance(a, Arm) else self.arms.find(a) for a in allowed]
+            for arm in chosen:
+                self.arms.index(arm)
+        if not chosen:
+            raise NoArmAllowedError(
+                "allowed= leaves no arm to choose from: allow at least one arm of the router"
+            )
+        return chosen
+
+    def decide(
+        self,
+        request: str | Message | Sequence[Any] | Mapping[str, Any] | None = None,
+        *,
+        features: Any = None,
+        allowed: ArmSelector | None = None,
+        input_tokens: int | None = None,
+    ) -> Decision:
+        """Choose an arm for a request.
+
+        Args:
+            request: A prompt string or messages (strings, dicts or :class:`Message`).
+            features: A context vector to use instead of featurising ``request``.
+            allowed: Restrict this request to some arms (arms, arm keys or a predicate).
+            input_tokens: Input tokens of the request, when known better than estimated.
+
+        Returns:
+            The decision; give its ``id`` to :meth:`feedback`.
+        """
+        x, tokens = self._context(request, features, input_tokens)
+        candidates = self._allowed(allowed)
+        with self._lock:
+            return self._decide(x, tokens, candidates, new_request=True)
+
+    def _decide(self, x: np.ndarray, tokens: int, arms: list[Arm], *, new_request: bool
+                ) -> Decision:
+        slots = np.array([self.policy.slot(a.key) for a in arms])
+        mean, width = self.policy.estimate(x, slots)
+        costs = np.array(self.costs.predict_all(tuple(arms), tokens))
+        lam = self.pacer.lam
+        ucb = mean + self.policy.alpha * width
+        keep = np.ones(len(arms), dtype=bool)
+        if self.prune and len(arms) > 1:
+            lcb = mean - self.policy.alpha * width
+            order = np.argsort(costs, kind="stable")
+            best_lcb = -math.inf
+            for i in order:
+                if ucb[i] < best_lcb:
+                    keep[i] = False
+                best_lcb = max(best_lcb, lcb[i])
+        score = np.where(keep, ucb - lam * costs, -np.inf)
+        top = np.flatnonzero(score >= score.max() - 1e-12)
+        pick = int(top[0] if len(top) == 1 else self.rng.choice(top))
+        decision = Decision(
+            id=uuid.uuid4().hex, arm=arms[pick], predicted_cost=float(costs[pick]),
+            quality=float(mean[pick]), ucb=float(ucb[pick]), cost_weight=lam,
+            input_tokens=tokens, pruned=tuple(arms[i].key for i in np.flatnonzero(~keep)),
+        )
+        self.pending.put(Pending(decision.id, arms[pick].key, x, decision.predicted_cost,
+                                 decision.predicted_cost, self.pending.clock()))
+        self.pacer.charge(decision.predicted_cost, new_request=new_request)
+        self.stats["decisions"] += 1
+        return decision
+
+    # -- learning ---------------------------------------------------------------------
+    @staticmethod
+    def _check_number(name: str, value: Any, upper: float | None) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise InvalidScoreError(f"{name} must be a number, got {value!r}")
+        number = float(value)
+        if not math.isfinite(number):
+            raise InvalidScoreError(f"{name} is {number}: pass a finite number")
+        if number < 0 or (upper is not None and number > upper):
+            bound = f"between 0 and {upper:g}" if upper is not None else ">= 0"
+            raise InvalidScoreError(f"{name} must be {bound}, got {number}: rescale it")
+        return number
+
+    def feedback(self, decision_id: str, score: float, cost: float | None = None) -> bool:
+        """Learn the quality a decision achieved.
+
+        Args:
+            decision_id: :attr:`Decision.id`.
+            score: Quality in ``[0, 1]``.
+            cost: Observed USD, when the caller ran the arm itself.
+
+        Returns:
+            True when learned; False when ignored (``on_invalid_feedback="ignore"``).
+
+        Raises:
+            InvalidScoreError: Score or cost is NaN, infinite or out of range.
+            UnknownDecisionError: Unknown or expired id.
+            DuplicateFeedbackError: Feedback for this id was already given.
+        """
+        try:
+            value = self._check_number("score", score, 1.0)
+            spent = None if cost is None else self._check_number("cost", cost, None)
+            with self._lock:
+                pending = self.pending.get(str(decision_id))
+                slot = self.policy.slot(pending.arm)
+                self.policy.update(slot, pending.x, value)
+                if spent is not None:
+                    self._settle(pending, spent)
+                self.pending.close(pending.id)
+                self.stats["feedback"] += 1
+            return True
+        except (InvalidScoreError, UnknownDecisionError, DuplicateFeedbackError) as exc:
+            if self.on_invalid_feedback == "raise":
+                raise
+            with self._lock:
+                self.stats["ignored_feedback"] += 1
+            log.warning("uniscale ignored feedback: %s", exc)
+            return False
+
+    def _settle(self, pending: Pending, observed: float) -> None:
+        self.pacer.charge(observed - pending.charged, new_request=False)
+        pending.charged = observed
+        pending.observed_cost = observed
+
+    def observe(self, decision_id: str, usage: Usage, *, samples: int = 1,
+                extra_cost: float = 0.0) -> float:
+        """Record what a decision really used when the caller ran the arm itself.
+
+        Args:
+            decision_id: :attr:`Decision.id`.
+            usage: Tokens billed by the arm's model.
+            samples: Samples those tokens produced.
+            extra_cost: Further USD (a scorer's) to charge.
+
+        Returns:
+            The observed cost in USD.
+        """
+        with self._lock:
+            pending = self.pending.get(str(decision_id))
+            arm = self.arms.find(pending.arm) if pending.arm in {a.key for a in self.arms} \
+                else None
+            model = pending.arm.split("/", 1)[0]
+            cost = self.costs.observed_cost(model, usage) + extra_cost
+            if arm is not None:
+                self.costs.observe(arm, usage.output_tokens, samples)
+            self._settle(pending, cost)
+            return cost
+
+    # -- running ----------------------------------------------------------------------
+    def _backend(self, arm: Arm) -> Any:
+        try:
+            return self.backends[arm.model]
+        except KeyError:
+            raise MissingBackendError(
+                f"model {arm.model!r} has no backend: pass backends={{{arm.model!r}: ...}} "
+                "to the Router (or use decide() and run the model yourself)"
+            ) from None
+
+    def _request(self, messages: tuple[Message, ...], temperature: float | None,
+                 stop: Sequence[str] | None, max_tokens: int | None,
+                 options: Mapping[str, Any]) -> Request:
+        return Request(messages, temperature=temperature,
+                       stop=tuple(stop) if stop else None, max_tokens=max_tokens,
+                       options=dict(options))
+
+    def _fail(self, decision: Decision, exc: BaseException) -> Decision | None:
+        """Record a failed arm and decide on the next fallback arm, if any."""
+        with self._lock:
+            failures = self.stats["failures"]
+            failures[decision.arm.key] = failures.get(decision.arm.key, 0) + 1
+            pending = self.pending.close(decision.id, "failed")
+            self.pacer.charge(-pending.charged, new_request=False)
+            tried = {decision.arm}
+            for arm in self.fallback:
+                if arm not in tried and arm in self.arms and arm.model in self.backends:
+                    return self._decide(pending.x, decision.input_tokens, [arm],
+                                        new_request=False)
+        return None
+
+    def _result(self, decision: Decision, run: StrategyRun, errors: list[str],
+                failed: list[Arm]) -> Result:
+        agg = run.aggregate
+        with self._lock:
+            cost = self.observe(decision.id, run.usage, samples=len(run.samples),
+                                extra_cost=agg.scorer_cost)
+        errors = errors + [repr(e) for e in run.errors]
+        return Result(
+            text=run.chosen.text, decision=decision, samples=run.samples, chosen=agg.index,
+            usage=run.usage + agg.scorer_usage, cost=cost, answer=agg.answer,
+            agreement=agg.agreement, errors=tuple(errors), failed_arms=tuple(failed),
+        )
+
+    def invoke(
+        self,
+        request: str | Message | Sequence[Any] | Mapping[str, Any],
+        *,
+        allowed: ArmSelector | None = None,
+        features: Any = None,
+        temperature: float | None = None,
+        stop: Sequence[str] | None = None,
+        max_tokens: int | None = None,
+        **options: Any,
+    ) -> Result:
+        """Decide, run the arm's strategy on its backend, and record usage and cost.
+
+        When every sample of the chosen arm fails, the ``fallback`` arms are tried in
+        order; a failure is never learned as a low quality score.
+
+        Raises:
+            AllSamplesFailedError: The arm and every fallback failed.
+        """
+        messages = as_messages(request)
+        decision = self.decide(messages, features=features, allowed=allowed)
+        base = self._request(messages, temperature, stop, max_tokens, options)
+        errors: list[str] = []
+        failed: list[Arm] = []
+        while True:
+            self._backend(decision.arm)
+            try:
+                run = run_strategy(decision.arm.strategy, self._backend(decision.arm), base,
+                                   decision.arm.n)
+            except AllSamplesFailedError as exc:
+                errors.append(f"{decision.arm}: {exc}")
+                failed.append(decision.arm)
+                nxt = self._fail(decision, exc)
+                if nxt is None:
+                    raise
+                decision = nxt
+                continue
+            return self._result(decision, run, errors, failed)
+
+    async def ainvoke(
+        self,
+        request: str | Message | Sequence[Any] | Mapping[str, Any],
+        *,
+        allowed: ArmSelector | None = None,
+        features: Any = None,
+        temperature: float | None = None,
+        stop: Sequence[str] | None = None,
+        max_tokens: int | None = None,
+        **options: Any,
+    ) -> Result:
+        """Async form of :meth:`invoke`; samples run as concurrent tasks."""
+        messages = as_messages(request)
+        decision = self.decide(messages, features=features, allowed=allowed)
+        base = self._request(messages, temperature, stop, max_tokens, options)
+        errors: list[str] = []
+        failed: list[Arm] = []
+        while True:
+            try:
+                run = await arun_strategy(decision.arm.strategy, self._backend(decision.arm),
+                                          base, decision.arm.n)
+            except AllSamplesFailedError as exc:
+                errors.append(f"{decision.arm}: {exc}")
+                failed.append(decision.arm)
+                nxt = self._fail(decision, exc)
+                if nxt is None:
+                    raise
+                decision = nxt
+                continue
+            return self._result(decision, run, errors, failed)
+
+    # -- persistence ------------------------------------------------------------------
+    def save(self, path: str) -> None:
+        """Save everything learned to ``path`` atomically (JSON, or NPZ for ``.npz``)."""
+        from .persist import save_router
+
+        with self._lock:
+            save_router(self, path)
+
+    @classmethod
+    def load(cls, path: str, *, backends: Mapping[str, Any] | None = None,
+             featurizer: Featurizer | None = None, arms: ArmSpace | Iterable[Arm] | None = None,
+             clock: Callable[[], float] = time.time) -> Router:
+        """Load a router saved by :meth:`save`.
+
+        Args:
+            path: The state file.
+            backends: Backends to attach.
+            featurizer: Required when the state used a featurizer that cannot be rebuilt
+                from its description (an :class:`EmbeddingFeaturizer`).
+            arms: Required when arms carry callables (a ``BestOfN`` scorer); checked
+                against the saved arm space.
+            clock: Wall-clock function.
+
+        Raises:
+            StateFileError: Corrupt or truncated file.
+            ArmSpaceMismatchError: ``arms`` differ from the saved arm space.
+            FeaturizerMismatchError: ``featurizer`` differs from the saved one.
+        """
+        from .persist import load_router
+
+        return load_router(cls, path, backends=backends, featurizer=featurizer, arms=arms,
+                           clock=clock)

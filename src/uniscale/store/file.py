@@ -1,0 +1,122 @@
+"""Atomic, pickle-free state files: one JSON document, or an NPZ archive."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import StateFileError
+
+__all__ = ["read_state", "write_state"]
+
+FORMAT = "uniscale-state"
+VERSION = 1
+
+
+def _encode(array: np.ndarray) -> dict[str, Any]:
+    data = np.ascontiguousarray(array, dtype="<f8")
+    return {"shape": list(data.shape), "f8": base64.b64encode(data.tobytes()).decode("ascii")}
+
+
+def _decode(blob: dict[str, Any]) -> np.ndarray:
+    raw = base64.b64decode(blob["f8"], validate=True)
+    return np.frombuffer(raw, dtype="<f8").reshape(blob["shape"]).copy()
+
+
+def _digest(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256(json.dumps(meta, sort_keys=True).encode())
+    for name in sorted(arrays):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(arrays[name], dtype="<f8").tobytes())
+    return h.hexdigest()
+
+
+def write_state(path: str | os.PathLike[str], meta: dict[str, Any],
+                arrays: dict[str, np.ndarray]) -> None:
+    """Write state atomically: a temporary file in the same folder, fsync, rename.
+
+    A ``.npz`` path gets a NumPy archive (arrays plus the metadata as JSON text); any
+    other path gets one JSON document with base64 arrays. Either carries a SHA-256 of its
+    content, checked on read.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest = _digest(meta, arrays)
+    if target.suffix == ".npz":
+        buffer = io.BytesIO()
+        header = json.dumps({"format": FORMAT, "version": VERSION, "sha256": digest, "meta": meta})
+        np.savez(buffer, __meta__=np.array(header), **{f"a_{k}": v for k, v in arrays.items()})
+        payload = buffer.getvalue()
+    else:
+        doc = {"format": FORMAT, "version": VERSION, "sha256": digest, "meta": meta,
+               "arrays": {k: _encode(v) for k, v in arrays.items()}}
+        payload = json.dumps(doc).encode()
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def read_state(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read a file written by :func:`write_state`.
+
+    Raises:
+        StateFileError: When the file is missing, is not a UniScale state, or is corrupt
+            or truncated (its checksum does not match).
+    """
+    source = Path(path)
+    hint = "restore it from a backup or start a new Router"
+    try:
+        payload = source.read_bytes()
+    except OSError as exc:
+        raise StateFileError(f"cannot read state file {source}: {exc}") from exc
+    try:
+        if payload[:2] == b"PK":
+            with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
+                header = json.loads(str(archive["__meta__"]))
+                arrays = {k[2:]: np.array(archive[k], dtype=float)
+                          for k in archive.files if k.startswith("a_")}
+        else:
+            header = json.loads(payload.decode())
+            arrays = {k: _decode(v) for k, v in header["arrays"].items()}
+        meta = header["meta"]
+        ok = header.get("format") == FORMAT and header.get("sha256") == _digest(meta, arrays)
+    except Exception as exc:
+        raise StateFileError(
+            f"state file {source} is corrupt or truncated ({type(exc).__name__}: {exc}); {hint}"
+        ) from exc
+    if header.get("format") != FORMAT:
+        raise StateFileError(f"{source} is not a UniScale state file; {hint}")
+    if header.get("version") != VERSION:
+        raise StateFileError(
+            f"{source} has state format version {header.get('version')}, this UniScale "
+            f"reads version {VERSION}; upgrade uniscale or start a new Router"
+        )
+    if not ok:
+        raise StateFileError(f"state file {source} failed its checksum (corrupt); {hint}")
+    return meta, arrays

@@ -1,0 +1,144 @@
+"""In-memory store of decisions waiting for feedback, with a time-to-live."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DuplicateFeedbackError, ExpiredDecisionError, UnknownDecisionError
+
+__all__ = ["Pending", "PendingStore"]
+
+
+@dataclass
+class Pending:
+    """A decision waiting for its score.
+
+    Attributes:
+        id: Decision id.
+        arm: Key of the chosen arm.
+        x: Context vector the decision was made on.
+        predicted_cost: USD predicted at decision time.
+        charged: USD charged to the budget pacer so far.
+        created: Wall-clock time of the decision (seconds since the epoch).
+        observed_cost: USD really spent, once known.
+    """
+
+    id: str
+    arm: str
+    x: np.ndarray
+    predicted_cost: float
+    charged: float
+    created: float
+    observed_cost: float | None = None
+
+
+class PendingStore:
+    """Decisions awaiting feedback, forgotten after ``ttl`` seconds.
+
+    Ids that received feedback are remembered (up to ``remember`` of them) so that a
+    repeated feedback is reported as such rather than as an unknown id.
+
+    Args:
+        ttl: Seconds a decision waits for feedback.
+        clock: Wall-clock function.
+        remember: How many answered or expired ids to remember.
+    """
+
+    def __init__(
+        self, ttl: float, clock: Callable[[], float], *, remember: int = 100_000
+    ) -> None:
+        self.ttl = float(ttl)
+        self.clock = clock
+        self.remember = remember
+        self._pending: OrderedDict[str, Pending] = OrderedDict()
+        self._done: OrderedDict[str, str] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def __iter__(self) -> Iterator[Pending]:
+        return iter(list(self._pending.values()))
+
+    def put(self, item: Pending) -> None:
+        """Hold ``item`` until feedback or expiry."""
+        self._expire()
+        self._pending[item.id] = item
+
+    def _mark(self, decision_id: str, why: str) -> None:
+        self._done[decision_id] = why
+        while len(self._done) > self.remember:
+            self._done.popitem(last=False)
+
+    def _expire(self) -> None:
+        now = self.clock()
+        while self._pending:
+            first = next(iter(self._pending.values()))
+            if now - first.created <= self.ttl:
+                break
+            self._pending.popitem(last=False)
+            self._mark(first.id, "expired")
+
+    def get(self, decision_id: str) -> Pending:
+        """The pending decision ``decision_id``.
+
+        Raises:
+            DuplicateFeedbackError: Feedback for it was already given.
+            ExpiredDecisionError: Its time-to-live has passed.
+            UnknownDecisionError: The id was never issued here.
+        """
+        self._expire()
+        item = self._pending.get(decision_id)
+        if item is not None:
+            return item
+        why = self._done.get(decision_id)
+        if why == "answered":
+            raise DuplicateFeedbackError(
+                f"decision {decision_id!r} already received feedback; each decision takes "
+                "one score"
+            )
+        if why == "expired":
+            raise ExpiredDecisionError(
+                f"decision {decision_id!r} expired: feedback must arrive within "
+                f"{self.ttl:g} s (raise feedback_ttl= on the Router to wait longer)"
+            )
+        if why == "failed":
+            raise UnknownDecisionError(
+                f"decision {decision_id!r} failed on its backend and was served by a fallback;"
+                " give feedback to the decision of the result you received"
+            )
+        raise UnknownDecisionError(
+            f"unknown decision id {decision_id!r}: pass the id of a Decision this router "
+            "issued (decision.id), and load saved state before giving feedback after a restart"
+        )
+
+    def close(self, decision_id: str, why: str = "answered") -> Pending:
+        """Remove a pending decision for good."""
+        item = self._pending.pop(decision_id)
+        self._mark(decision_id, why)
+        return item
+
+    def state(self) -> list[dict[str, object]]:
+        """JSON-ready pending decisions."""
+        return [
+            {"id": p.id, "arm": p.arm, "x": p.x.tolist(), "predicted_cost": p.predicted_cost,
+             "charged": p.charged, "created": p.created, "observed_cost": p.observed_cost}
+            for p in self._pending.values()
+        ]
+
+    def set_state(self, items: list[dict[str, object]]) -> None:
+        """Restore :meth:`state`."""
+        self._pending.clear()
+        for raw in items:
+            cost = raw.get("observed_cost")
+            self._pending[str(raw["id"])] = Pending(
+                id=str(raw["id"]), arm=str(raw["arm"]),
+                x=np.asarray(raw["x"], dtype=float),
+                predicted_cost=float(raw["predicted_cost"]),  # type: ignore[arg-type]
+                charged=float(raw["charged"]),  # type: ignore[arg-type]
+                created=float(raw["created"]),  # type: ignore[arg-type]
+                observed_cost=None if cost is None else float(cost),  # type: ignore[arg-type]
+            )

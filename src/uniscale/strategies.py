@@ -1,0 +1,218 @@
+"""Test-time strategies: how one request becomes n samples and one answer."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from .errors import ConfigurationError
+from .extract import Extractor, extract_answer, majority_vote
+from .types import Request, Sample, Usage
+
+__all__ = [
+    "Aggregate",
+    "BestOfN",
+    "Judge",
+    "SelfConsistency",
+    "Single",
+    "Strategy",
+]
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """How a strategy combined its samples.
+
+    Attributes:
+        index: Position of the returned sample.
+        answer: The extracted answer (self-consistency) or ``None``.
+        agreement: Vote share of the answer (self-consistency), the best score
+            (best-of-n) or ``1.0`` (single).
+        scores: Scorer values per sample (best-of-n only).
+        scorer_usage: Tokens the scorer spent (judge backends only).
+        scorer_cost: USD the scorer spent.
+    """
+
+    index: int
+    answer: str | None = None
+    agreement: float = 1.0
+    scores: tuple[float, ...] = ()
+    scorer_usage: Usage = field(default_factory=Usage)
+    scorer_cost: float = 0.0
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Scores one sample for best-of-n; higher is better."""
+
+    def __call__(self, prompt: str, text: str) -> float: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Strategy:
+    """Base of every strategy. Subclasses are frozen values.
+
+    Attributes:
+        variant: Name of a prompt variant (``"cot"``, ``"pot"``, ...). It is passed to the
+            backend in :attr:`Request.variant` and distinguishes arms.
+        instruction: Optional system text prepended to the conversation for this variant.
+        temperature: Sampling temperature of the samples (``None``: backend default).
+    """
+
+    name: ClassVar[str] = "strategy"
+    supports_tools: ClassVar[bool] = False
+    variant: str | None = None
+    instruction: str | None = None
+    temperature: float | None = None
+
+    @property
+    def key(self) -> str:
+        """Stable name, e.g. ``"sc"`` or ``"sc:pot"``."""
+        return self.name if self.variant is None else f"{self.name}:{self.variant}"
+
+    def check_n(self, n: int) -> None:
+        """Raise :class:`ConfigurationError` when this strategy cannot take ``n`` samples."""
+        if n < 1:
+            raise ConfigurationError(f"{type(self).__name__} needs n >= 1, got n={n}")
+
+    def request(self, base: Request, n: int) -> Request:
+        """The backend request for ``n`` samples of ``base`` under this strategy."""
+        messages = base.messages
+        if self.instruction:
+            from .types import Message
+
+            messages = (Message("system", self.instruction), *messages)
+        temperature = base.temperature if self.temperature is None else self.temperature
+        return replace(
+            base, messages=messages, n=n, temperature=temperature, variant=self.variant
+        )
+
+    def aggregate(self, request: Request, samples: list[Sample]) -> Aggregate:
+        """Choose the sample to return."""
+        raise NotImplementedError
+
+    def to_config(self) -> dict[str, Any]:
+        """JSON description used to check saved state against the current arm space."""
+        return {"name": self.name, "variant": self.variant, "temperature": self.temperature}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Single(Strategy):
+    """One sample, returned as is."""
+
+    name: ClassVar[str] = "single"
+    supports_tools: ClassVar[bool] = True
+
+    def check_n(self, n: int) -> None:
+        if n != 1:
+            raise ConfigurationError(
+                f"Single takes exactly one sample, got n={n}: use SelfConsistency() or "
+                "BestOfN(...) for several samples"
+            )
+
+    def aggregate(self, request: Request, samples: list[Sample]) -> Aggregate:
+        return Aggregate(index=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SelfConsistency(Strategy):
+    """n samples at temperature > 0; the majority answer wins.
+
+    Attributes:
+        extractor: Maps a sample to its answer; default :func:`extract_answer`.
+    """
+
+    name: ClassVar[str] = "sc"
+    temperature: float | None = 0.7
+    extractor: Extractor = field(default=extract_answer, compare=False)
+
+    def aggregate(self, request: Request, samples: list[Sample]) -> Aggregate:
+        answers = [self.extractor(s.text) for s in samples]
+        index, share = majority_vote(answers)
+        return Aggregate(index=index, answer=answers[index], agreement=share)
+
+
+@dataclass(frozen=True)
+class Judge:
+    """A scorer that asks a backend model to grade each sample.
+
+    Args:
+        backend: The judge model's backend.
+        price: Its price, so that the judge's tokens are charged to the arm.
+        template: Prompt with ``{prompt}`` and ``{answer}``; the judge must reply with a
+            number from 0 to 10 somewhere in its text.
+        expected_cost: USD one judgement is expected to cost (for the cost prediction).
+    """
+
+    backend: Any
+    price: Any = None
+    template: str = (
+        "Rate how well the answer solves the task, from 0 (wrong) to 10 (perfect). "
+        "Reply with the number only.\n\nTask:\n{prompt}\n\nAnswer:\n{answer}"
+    )
+    expected_cost: float = 0.0
+
+    def judge(self, prompt: str, text: str) -> tuple[float, Usage, float]:
+        """Score one sample; returns ``(score in [0, 1], usage, cost_usd)``."""
+        from .types import Message
+
+        request = Request((Message("user", self.template.format(prompt=prompt, answer=text)),))
+        completion = self.backend.complete(request)
+        reply = completion.samples[0].text if completion.samples else ""
+        number = extract_answer(reply)
+        try:
+            value = float(number) if number is not None else 0.0
+        except ValueError:
+            value = 0.0
+        score = min(max(value / 10.0, 0.0), 1.0) if math.isfinite(value) else 0.0
+        cost = self.price.cost(completion.usage) if self.price is not None else 0.0
+        return score, completion.usage, cost
+
+
+@dataclass(frozen=True, kw_only=True)
+class BestOfN(Strategy):
+    """n samples; a scorer picks the best.
+
+    Attributes:
+        scorer: A function ``(prompt, text) -> float`` or a :class:`Judge`.
+    """
+
+    name: ClassVar[str] = "bon"
+    scorer: Callable[[str, str], float] | Judge | None = field(default=None, compare=False)
+    temperature: float | None = 0.7
+
+    def __post_init__(self) -> None:
+        if self.scorer is None:
+            raise ConfigurationError(
+                "BestOfN needs a scorer: BestOfN(scorer=fn) with fn(prompt, text) -> float, "
+                "or BestOfN(scorer=uniscale.Judge(backend, price))"
+            )
+
+    @property
+    def expected_scorer_cost(self) -> float:
+        """USD the scorer is expected to spend per sample."""
+        return self.scorer.expected_cost if isinstance(self.scorer, Judge) else 0.0
+
+    def aggregate(self, request: Request, samples: list[Sample]) -> Aggregate:
+        scores: list[float] = []
+        usage = Usage()
+        cost = 0.0
+        prompt = request.prompt
+        for sample in samples:
+            if isinstance(self.scorer, Judge):
+                value, used, spent = self.scorer.judge(prompt, sample.text)
+                usage, cost = usage + used, cost + spent
+            else:
+                assert self.scorer is not None
+                value = float(self.scorer(prompt, sample.text))
+            scores.append(value if math.isfinite(value) else -math.inf)
+        index = max(range(len(scores)), key=lambda i: (scores[i], -i))
+        return Aggregate(
+            index=index,
+            agreement=scores[index],
+            scores=tuple(scores),
+            scorer_usage=usage,
+            scorer_cost=cost,
+        )
