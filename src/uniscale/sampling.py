@@ -6,6 +6,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from .backends.base import Backend
 from .errors import AllSamplesFailedError
 from .strategies import Aggregate, BestOfN, Strategy
 from .types import Completion, Request, Sample, Usage
@@ -66,7 +67,7 @@ def _finish(
     return StrategyRun(tuple(samples), usage, aggregate, tuple(errors))
 
 
-def run_strategy(strategy: Strategy, backend: object, base: Request, n: int) -> StrategyRun:
+def run_strategy(strategy: Strategy, backend: Backend, base: Request, n: int) -> StrategyRun:
     """Draw ``n`` samples of ``base`` from ``backend`` and aggregate them.
 
     Calls are made concurrently in threads; a backend with ``max_samples_per_call > 1``
@@ -96,25 +97,26 @@ def run_strategy(strategy: Strategy, backend: object, base: Request, n: int) -> 
     return _finish(strategy, requests[0], n, outcomes)
 
 
-def _call(backend: object, request: Request) -> Completion | BaseException:
+def _call(backend: Backend, request: Request) -> Completion | BaseException:
     try:
-        return backend.complete(request)  # type: ignore[attr-defined,no-any-return]
+        return backend.complete(request)
     except Exception as exc:  # a failed sample is dropped, not fatal
         return exc
 
 
-async def _acall(backend: object, request: Request) -> Completion | BaseException:
+async def _acall(backend: Backend, request: Request) -> Completion | BaseException:
     try:
         acomplete = getattr(backend, "acomplete", None)
         if acomplete is None:
-            return await asyncio.to_thread(backend.complete, request)  # type: ignore[attr-defined,no-any-return]
-        return await acomplete(request)  # type: ignore[no-any-return]
+            return await asyncio.to_thread(backend.complete, request)
+        completion: Completion = await acomplete(request)
+        return completion
     except Exception as exc:
         return exc
 
 
 async def arun_strategy(
-    strategy: Strategy, backend: object, base: Request, n: int
+    strategy: Strategy, backend: Backend, base: Request, n: int
 ) -> StrategyRun:
     """Async form of :func:`run_strategy`; samples run as concurrent tasks."""
     sizes = _chunks(n, getattr(backend, "max_samples_per_call", 1))

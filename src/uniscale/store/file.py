@@ -53,7 +53,9 @@ def write_state(path: str | os.PathLike[str], meta: dict[str, Any],
     if target.suffix == ".npz":
         buffer = io.BytesIO()
         header = json.dumps({"format": FORMAT, "version": VERSION, "sha256": digest, "meta": meta})
-        np.savez(buffer, __meta__=np.array(header), **{f"a_{k}": v for k, v in arrays.items()})
+        members: dict[str, Any] = {f"a_{k}": v for k, v in arrays.items()}
+        members["__meta__"] = np.array(header)
+        np.savez(buffer, **members)
         payload = buffer.getvalue()
     else:
         doc = {"format": FORMAT, "version": VERSION, "sha256": digest, "meta": meta,
