@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import zlib
@@ -84,7 +85,7 @@ class HashingFeaturizer:
         hashed = np.zeros(self._buckets)
         tokens = list(words)
         if self.ngrams == 2:
-            tokens += [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+            tokens += [f"{a} {b}" for a, b in itertools.pairwise(words)]
         for token in tokens:
             index, sign = self._hash(token)
             hashed[index] += sign

@@ -375,6 +375,7 @@ class Router:
         *,
         allowed: ArmSelector | None = None,
         features: Any = None,
+        input_tokens: int | None = None,
         temperature: float | None = None,
         stop: Sequence[str] | None = None,
         max_tokens: int | None = None,
@@ -389,7 +390,8 @@ class Router:
             AllSamplesFailedError: The arm and every fallback failed.
         """
         messages = as_messages(request)
-        decision = self.decide(messages, features=features, allowed=allowed)
+        decision = self.decide(messages, features=features, allowed=allowed,
+                               input_tokens=input_tokens)
         base = self._request(messages, temperature, stop, max_tokens, options)
         errors: list[str] = []
         failed: list[Arm] = []
@@ -414,6 +416,7 @@ class Router:
         *,
         allowed: ArmSelector | None = None,
         features: Any = None,
+        input_tokens: int | None = None,
         temperature: float | None = None,
         stop: Sequence[str] | None = None,
         max_tokens: int | None = None,
@@ -421,7 +424,8 @@ class Router:
     ) -> Result:
         """Async form of :meth:`invoke`; samples run as concurrent tasks."""
         messages = as_messages(request)
-        decision = self.decide(messages, features=features, allowed=allowed)
+        decision = self.decide(messages, features=features, allowed=allowed,
+                               input_tokens=input_tokens)
         base = self._request(messages, temperature, stop, max_tokens, options)
         errors: list[str] = []
         failed: list[Arm] = []

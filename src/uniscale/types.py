@@ -132,10 +132,7 @@ def as_messages(value: str | Message | Mapping[str, Any] | Sequence[Any]) -> tup
         TypeError: When an element is of an unsupported type.
     """
     items: Sequence[Any]
-    if isinstance(value, (str, Message, Mapping)):
-        items = [value]
-    else:
-        items = list(value)
+    items = [value] if isinstance(value, (str, Message, Mapping)) else list(value)
     out: list[Message] = []
     for item in items:
         if isinstance(item, Message):

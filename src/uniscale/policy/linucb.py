@@ -165,20 +165,26 @@ class LinUCB:
         Returns:
             ``(mean, width)``; the upper confidence bound is ``mean + alpha * width``.
         """
-        A_inv = self.A_inv[slots]
-        u = A_inv @ x
-        var = u @ x if u.ndim == 1 else np.einsum("kd,d->k", u, x)
+        slots = np.asarray(slots, dtype=np.int64)
+        every = len(slots) == len(self.slots) and bool(np.all(slots == np.arange(len(slots))))
+        # Products over every slot, then a selection: no copy of the (K, d, d) stack.
+        u = (self.A_inv @ x) if every else (self.A_inv @ x)[slots]
+        var = u @ x
         if not self.hybrid:
             mean = np.einsum("kd,kd->k", u, self.b[slots])
             return mean, np.sqrt(np.maximum(var, 0.0))
         beta = self.A0_inv @ self.b0
-        B = self.B[slots]
-        resid = self.b[slots] - B @ beta
+        u_all = u if every else None
+        if u_all is None:
+            u_all = self.A_inv @ x
+        Bu = np.matmul(u_all[:, None, :], self.B)[:, 0, :]  # (K, k): B_aᵀ A_a⁻¹ x
+        if not every:
+            Bu = Bu[slots]
+        resid_term = np.einsum("kd,kd->k", u, self.b[slots]) - Bu @ beta
         z = self._z(slots, x)
-        mean = z @ beta + np.einsum("kd,kd->k", u, resid)
-        w = np.einsum("kdj,kd->kj", B, u)
-        diff = z - w
-        var = var + np.einsum("kj,jl,kl->k", diff, self.A0_inv, diff)
+        mean = z @ beta + resid_term
+        diff = z - Bu
+        var = var + np.einsum("kj,kj->k", diff @ self.A0_inv, diff)
         return mean, np.sqrt(np.maximum(var, 0.0))
 
     # -- learning ----------------------------------------------------------------------
