@@ -1,0 +1,22 @@
+"""The core's examples run offline as users would run them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_quickstart_runs_and_learns() -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quickstart.py"), "--requests", "800"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("requests")]
+    assert len(lines) == 4
+    first, last = (float(line.split("quality")[1].split()[0]) for line in (lines[0], lines[-1]))
+    assert last > first  # quality rises as the router learns
+    assert "hard-code  large/single/1" in done.stdout
