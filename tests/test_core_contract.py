@@ -180,3 +180,15 @@ def test_arms_added_and_removed_at_run_time_keep_learning(rng: np.random.Generat
     assert new in picks  # a new arm starts optimistic and is explored
     router.remove_arm(new)
     assert new not in router.arms and new.key in router.policy.slots
+
+
+def test_every_fallback_failing_raises_once_each() -> None:
+    bad = us.FakeBackend(["x"], fail=lambda req, i: True)
+    arms = [us.Arm("a", us.Single()), us.Arm("b", us.Single()), us.Arm("c", us.Single())]
+    router = us.Router(arms, {m: us.Price(1, 1) for m in "abc"},
+                       backends={m: bad for m in "abc"}, fallback=[arms[0], arms[1], arms[2]])
+    with pytest.raises(us.AllSamplesFailedError, match="no fallback is left"):
+        router.invoke("q", allowed=[arms[1]])
+    assert router.stats["failures"] == {a.key: 1 for a in arms}
+    assert len(bad.calls) == 3 and len(router.pending) == 0
+    assert router.pacer.requests == 1 and router.pacer.spent == pytest.approx(0.0, abs=1e-15)

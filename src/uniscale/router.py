@@ -15,7 +15,6 @@ import numpy as np
 from .arms import Arm, ArmSpace
 from .cost import CostModel, Price, estimate_tokens
 from .errors import (
-    AllSamplesFailedError,
     ConfigurationError,
     DuplicateFeedbackError,
     InvalidFeaturesError,
@@ -28,7 +27,7 @@ from .features import Featurizer, HashingFeaturizer
 from .objective import Objective, Pacer, Tradeoff
 from .policy.linucb import LinUCB
 from .results import Decision, Result
-from .sampling import StrategyRun, arun_strategy, run_strategy
+from .serving import aserve, serve
 from .store.memory import Pending, PendingStore
 from .types import Message, Request, Usage, as_messages
 
@@ -342,33 +341,6 @@ class Router:
                        stop=tuple(stop) if stop else None, max_tokens=max_tokens,
                        options=dict(options))
 
-    def _fail(self, decision: Decision, exc: BaseException) -> Decision | None:
-        """Record a failed arm and decide on the next fallback arm, if any."""
-        with self._lock:
-            failures = self.stats["failures"]
-            failures[decision.arm.key] = failures.get(decision.arm.key, 0) + 1
-            pending = self.pending.close(decision.id, "failed")
-            self.pacer.charge(-pending.charged, new_request=False)
-            tried = {decision.arm}
-            for arm in self.fallback:
-                if arm not in tried and arm in self.arms and arm.model in self.backends:
-                    return self._decide(pending.x, decision.input_tokens, [arm],
-                                        new_request=False)
-        return None
-
-    def _result(self, decision: Decision, run: StrategyRun, errors: list[str],
-                failed: list[Arm]) -> Result:
-        agg = run.aggregate
-        with self._lock:
-            cost = self.observe(decision.id, run.usage, samples=len(run.samples),
-                                extra_cost=agg.scorer_cost)
-        errors = errors + [repr(e) for e in run.errors]
-        return Result(
-            text=run.chosen.text, decision=decision, samples=run.samples, chosen=agg.index,
-            usage=run.usage + agg.scorer_usage, cost=cost, answer=agg.answer,
-            agreement=agg.agreement, errors=tuple(errors), failed_arms=tuple(failed),
-        )
-
     def invoke(
         self,
         request: str | Message | Sequence[Any] | Mapping[str, Any],
@@ -393,22 +365,7 @@ class Router:
         decision = self.decide(messages, features=features, allowed=allowed,
                                input_tokens=input_tokens)
         base = self._request(messages, temperature, stop, max_tokens, options)
-        errors: list[str] = []
-        failed: list[Arm] = []
-        while True:
-            self._backend(decision.arm)
-            try:
-                run = run_strategy(decision.arm.strategy, self._backend(decision.arm), base,
-                                   decision.arm.n)
-            except AllSamplesFailedError as exc:
-                errors.append(f"{decision.arm}: {exc}")
-                failed.append(decision.arm)
-                nxt = self._fail(decision, exc)
-                if nxt is None:
-                    raise
-                decision = nxt
-                continue
-            return self._result(decision, run, errors, failed)
+        return serve(self, decision, base)
 
     async def ainvoke(
         self,
@@ -427,21 +384,7 @@ class Router:
         decision = self.decide(messages, features=features, allowed=allowed,
                                input_tokens=input_tokens)
         base = self._request(messages, temperature, stop, max_tokens, options)
-        errors: list[str] = []
-        failed: list[Arm] = []
-        while True:
-            try:
-                run = await arun_strategy(decision.arm.strategy, self._backend(decision.arm),
-                                          base, decision.arm.n)
-            except AllSamplesFailedError as exc:
-                errors.append(f"{decision.arm}: {exc}")
-                failed.append(decision.arm)
-                nxt = self._fail(decision, exc)
-                if nxt is None:
-                    raise
-                decision = nxt
-                continue
-            return self._result(decision, run, errors, failed)
+        return await aserve(self, decision, base)
 
     # -- persistence ------------------------------------------------------------------
     def save(self, path: str) -> None:

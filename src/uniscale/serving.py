@@ -1,0 +1,92 @@
+"""Serving a decision: run the arm's strategy, fall back on failure, account the cost."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .arms import Arm
+from .errors import AllSamplesFailedError
+from .results import Decision, Result
+from .sampling import StrategyRun, arun_strategy, run_strategy
+from .types import Request
+
+if TYPE_CHECKING:
+    from .router import Router
+
+__all__ = ["aserve", "serve"]
+
+
+def _next_fallback(router: Router, decision: Decision, failed: list[Arm]) -> Decision | None:
+    """Record that ``decision``'s arm failed and decide on the next untried fallback arm.
+
+    The failure is counted in ``router.stats["failures"]``; it is not learned as a quality
+    score, and the failed decision's predicted cost is refunded to the budget pacer.
+    """
+    with router._lock:
+        failures = router.stats["failures"]
+        failures[decision.arm.key] = failures.get(decision.arm.key, 0) + 1
+        pending = router.pending.close(decision.id, "failed")
+        router.pacer.charge(-pending.charged, new_request=False)
+        for arm in router.fallback:
+            if arm not in failed and arm in router.arms and arm.model in router.backends:
+                return router._decide(pending.x, decision.input_tokens, [arm], new_request=False)
+    return None
+
+
+def _result(router: Router, decision: Decision, run: StrategyRun, errors: list[str],
+            failed: list[Arm]) -> Result:
+    agg = run.aggregate
+    cost = router.observe(decision.id, run.usage, samples=len(run.samples),
+                          extra_cost=agg.scorer_cost)
+    return Result(
+        text=run.chosen.text, decision=decision, samples=run.samples, chosen=agg.index,
+        usage=run.usage + agg.scorer_usage, cost=cost, answer=agg.answer,
+        agreement=agg.agreement, errors=tuple(errors + [repr(e) for e in run.errors]),
+        failed_arms=tuple(failed),
+    )
+
+
+def serve(router: Router, decision: Decision, base: Request) -> Result:
+    """Run ``decision`` on its backend, trying the router's fallback arms on failure.
+
+    Raises:
+        AllSamplesFailedError: The arm and every fallback failed.
+    """
+    errors: list[str] = []
+    failed: list[Arm] = []
+    current: Decision | None = decision
+    while current is not None:
+        backend = router._backend(current.arm)
+        try:
+            run = run_strategy(current.arm.strategy, backend, base, current.arm.n)
+        except AllSamplesFailedError as exc:
+            errors.append(f"{current.arm}: {exc}")
+            failed.append(current.arm)
+            last = exc
+            current = _next_fallback(router, current, failed)
+            continue
+        return _result(router, current, run, errors, failed)
+    raise AllSamplesFailedError(
+        f"arm(s) {', '.join(a.key for a in failed)} failed and no fallback is left: "
+        f"{errors[-1]}", last.errors) from last
+
+
+async def aserve(router: Router, decision: Decision, base: Request) -> Result:
+    """Async form of :func:`serve`."""
+    errors: list[str] = []
+    failed: list[Arm] = []
+    current: Decision | None = decision
+    while current is not None:
+        backend = router._backend(current.arm)
+        try:
+            run = await arun_strategy(current.arm.strategy, backend, base, current.arm.n)
+        except AllSamplesFailedError as exc:
+            errors.append(f"{current.arm}: {exc}")
+            failed.append(current.arm)
+            last = exc
+            current = _next_fallback(router, current, failed)
+            continue
+        return _result(router, current, run, errors, failed)
+    raise AllSamplesFailedError(
+        f"arm(s) {', '.join(a.key for a in failed)} failed and no fallback is left: "
+        f"{errors[-1]}", last.errors) from last
