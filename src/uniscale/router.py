@@ -59,6 +59,9 @@ class Router:
         prior_output_tokens: Output tokens per sample assumed before usage is seen.
         seed: Seed of the tie-breaking generator.
         clock: Wall-clock function (seconds), for the time-to-live.
+        pending_store: Where decisions wait for feedback (default: in memory); a
+            :class:`~uniscale.store.redis.RedisPendingStore` lets any replica take the
+            feedback of a decision another replica made.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class Router:
         prior_output_tokens: float = 256.0,
         seed: int = 0,
         clock: Callable[[], float] = time.time,
+        pending_store: PendingStore | None = None,
     ) -> None:
         self.arms = arms if isinstance(arms, ArmSpace) else ArmSpace(arms)
         self.backends: dict[str, Any] = dict(backends or {})
@@ -99,7 +103,8 @@ class Router:
             self.featurizer.dim, alpha=alpha, ridge=ridge, forgetting=forgetting,
             hybrid=hybrid, shared_dim=shared_dim, projection_seed=seed,
         )
-        self.pending = PendingStore(feedback_ttl, clock)
+        self.pending = pending_store if pending_store is not None else PendingStore(
+            feedback_ttl, clock)
         self.rng = np.random.default_rng(seed)
         self.stats: dict[str, Any] = {"decisions": 0, "feedback": 0, "ignored_feedback": 0,
                                       "failures": {}}

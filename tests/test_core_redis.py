@@ -1,0 +1,107 @@
+"""Several router replicas sharing one policy through a real redis-server."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+import uniscale as us
+from uniscale.store.redis import RedisPendingStore, RedisSync, connect
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
+                                reason="redis-server is not installed (apt-get install redis-server)")
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = connect(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except Exception:
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def client(redis_url: str) -> Any:
+    c = connect(redis_url)
+    c.flushdb()
+    return c
+
+
+def make(arms: us.ArmSpace, prices: dict[str, us.Price], client: Any | None,
+         namespace: str = "t") -> us.Router:
+    store = RedisPendingStore(client, ttl=60, namespace=namespace) if client else None
+    return us.Router(arms, prices, featurizer=us.HashingFeaturizer(dim=32), pending_store=store)
+
+
+def test_feedback_reaches_any_replica(arms: us.ArmSpace, prices: dict[str, us.Price],
+                                      client: Any) -> None:
+    a, b = make(arms, prices, client), make(arms, prices, client)
+    d = a.decide("what is 2+2?")
+    assert b.feedback(d.id, 1.0)
+    with pytest.raises(us.DuplicateFeedbackError):
+        a.feedback(d.id, 1.0)
+    with pytest.raises(us.UnknownDecisionError):
+        b.feedback("never-issued", 1.0)
+    assert b.policy.updates == 1 and a.policy.updates == 0
+
+
+def test_replicas_add_up_to_one_policy(arms: us.ArmSpace, prices: dict[str, us.Price],
+                                       client: Any) -> None:
+    rng = np.random.default_rng(0)
+    jobs = [(rng.standard_normal(32), arms[int(rng.integers(len(arms)))], float(rng.random()))
+            for _ in range(600)]
+    replicas = [make(arms, prices, client) for _ in range(3)]
+    syncs = [RedisSync(r, client, namespace="t", replica=f"r{i}") for i, r in enumerate(replicas)]
+    single = make(arms, prices, None)
+    for i, (x, arm, score) in enumerate(jobs):
+        x = x / np.linalg.norm(x)
+        maker = replicas[i % 3]
+        d = maker.decide(features=x, allowed=[arm])
+        replicas[(i + 1) % 3].feedback(d.id, score)  # feedback lands on another replica
+        ds = single.decide(features=x, allowed=[arm])
+        single.feedback(ds.id, score)
+        if i % 100 == 99:
+            for s in syncs:
+                s.sync()
+    for s in syncs:
+        s.sync()
+    probe = np.ones(32) / np.sqrt(32)
+    want = single.policy.estimate(probe, np.arange(len(arms)))
+    for r in replicas:
+        assert r.policy.updates == 600
+        got = r.policy.estimate(probe, np.arange(len(arms)))
+        np.testing.assert_allclose(got[0], want[0], atol=1e-9)
+        np.testing.assert_allclose(got[1], want[1], atol=1e-9)
+        np.testing.assert_allclose(r.policy.A_raw, single.policy.A_raw, atol=1e-9)
+
+
+def test_sync_refuses_forgetting_and_other_arm_spaces(arms: us.ArmSpace,
+                                                      prices: dict[str, us.Price],
+                                                      client: Any) -> None:
+    forgetful = us.Router(arms, prices, forgetting=0.99)
+    with pytest.raises(us.ConfigurationError, match="forgetting"):
+        RedisSync(forgetful, client)
+    RedisSync(make(arms, prices, client), client, namespace="x", replica="a").sync()
+    other = us.ArmSpace.product(["small", "large"], [us.Single()])
+    with pytest.raises(us.ConfigurationError, match="another arm space"):
+        RedisSync(make(other, prices, client), client, namespace="x", replica="b").sync()
