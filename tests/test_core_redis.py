@@ -15,8 +15,10 @@ import pytest
 import uniscale as us
 from uniscale.store.redis import RedisPendingStore, RedisSync, connect
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
-                                reason="redis-server is not installed (apt-get install redis-server)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None,
+    reason="redis-server is not installed (apt-get install redis-server)",
+)
 
 
 @pytest.fixture(scope="module")
