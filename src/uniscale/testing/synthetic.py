@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from ..extract import extract_answer, majority_vote
 from ..strategies import SelfConsistency, Single
 from ..types import Request
 
-__all__ = ["Category", "SyntheticWorkload"]
+__all__ = ["Category", "SyntheticWorkload", "Trace", "run_online"]
 
 _FILLER = ("please", "quickly", "today", "for", "my", "team", "the", "a", "report", "note")
 
@@ -144,3 +145,55 @@ class SyntheticWorkload:
         """USD of ``arm`` on a request of ``input_tokens`` tokens (one call per arm)."""
         price = self.prices[arm.model]
         return (price.input * input_tokens + price.output * self.output_tokens * arm.n) / 1e6
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Per-request figures of an online run on a :class:`SyntheticWorkload`.
+
+    Attributes:
+        reward: Expected reward of the chosen arm (quality − cost / W).
+        oracle: Expected reward of the best arm for that request.
+        uniform: Mean expected reward over all arms (random choice).
+        quality: Expected quality of the chosen arm.
+        cost: Observed USD.
+    """
+
+    reward: np.ndarray
+    oracle: np.ndarray
+    uniform: np.ndarray
+    quality: np.ndarray
+    cost: np.ndarray
+
+    def gap_closed(self, part: slice) -> float:
+        """(R − R_random) / (R_oracle − R_random) over ``part`` of the run."""
+        r, o, u = (float(np.mean(v[part])) for v in (self.reward, self.oracle, self.uniform))
+        return (r - u) / (o - u)
+
+
+def run_online(workload: SyntheticWorkload, router: Any, steps: int,
+               willingness_to_pay: float) -> Trace:
+    """Serve ``steps`` requests through ``router.invoke`` with feedback, tracing rewards.
+
+    Args:
+        workload: The workload (its backends must be the router's).
+        router: A :class:`~uniscale.Router` over ``workload``'s arms.
+        steps: Requests to serve.
+        willingness_to_pay: USD per unit of quality used to score rewards.
+    """
+    arms = list(router.arms)
+    quality = {(c.name, a.key): workload.expected_quality(c, a)
+               for c in workload.categories for a in arms}
+    rows = []
+    for _ in range(steps):
+        prompt, category = workload.prompt()
+        result = router.invoke(prompt)
+        router.feedback(result.decision.id, workload.score(result.text))
+        tokens = result.decision.input_tokens
+        reward = {a.key: quality[(category.name, a.key)]
+                  - workload.expected_cost(a, tokens) / willingness_to_pay for a in arms}
+        key = result.decision.arm.key
+        rows.append((reward[key], max(reward.values()), float(np.mean(list(reward.values()))),
+                     quality[(category.name, key)], result.cost))
+    table = np.array(rows)
+    return Trace(*(table[:, i] for i in range(5)))
