@@ -1,0 +1,48 @@
+"""LangChain's standard unit suite for ChatUniScale, on scripted offline children."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_tests.unit_tests import ChatModelUnitTests
+from langchain_uniscale import ChatUniScale
+from langchain_uniscale.testing import ScriptedChatModel
+
+import uniscale as us
+
+
+def _params() -> dict[str, Any]:
+    return {
+        "models": {
+            "small": ScriptedChatModel(model="small-1", responses=["The answer is 42."]),
+            "large": ScriptedChatModel(model="large-1", model_provider="openai"),
+        },
+        "prices": {"small": us.Price(0.15, 0.6), "large": us.Price(2.5, 10.0)},
+        "strategies": [us.Single(), us.SelfConsistency()],
+        "n": [1, 3],
+    }
+
+
+class TestChatUniScaleUnit(ChatModelUnitTests):
+    """Standard unit tests.
+
+    ``test_serdes`` skips: ChatUniScale is not LangChain-serialisable (it holds a router
+    with learned state and child models); its state persists through ``save``/``state_path``.
+    """
+
+    @property
+    def chat_model_class(self) -> type[ChatUniScale]:
+        return ChatUniScale
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return _params()
+
+    @property
+    def model_override_value(self) -> str:
+        return "large"
+
+    @property
+    def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        path = "/nonexistent/uniscale-state.json"
+        return {"UNISCALE_STATE_PATH": path}, _params(), {"state_path": path}
