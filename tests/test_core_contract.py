@@ -192,3 +192,11 @@ def test_every_fallback_failing_raises_once_each() -> None:
     assert router.stats["failures"] == {a.key: 1 for a in arms}
     assert len(bad.calls) == 3 and len(router.pending) == 0
     assert router.pacer.requests == 1 and router.pacer.spent == pytest.approx(0.0, abs=1e-15)
+
+
+def test_product_always_gives_single_its_one_sample() -> None:
+    space = us.ArmSpace.product(["a", "b"], [us.Single(), us.SelfConsistency()], n=[3, 5])
+    assert [a.key for a in space] == ["a/single/1", "a/sc/3", "a/sc/5",
+                                      "b/single/1", "b/sc/3", "b/sc/5"]
+    only_sc = us.ArmSpace.product(["a"], [us.SelfConsistency()], n=[1, 3])
+    assert [a.key for a in only_sc] == ["a/sc/1", "a/sc/3"]

@@ -79,9 +79,9 @@ class ArmSpace:
     ) -> ArmSpace:
         """Every (model, strategy, n) combination that the strategy accepts.
 
-        :class:`Single` only takes ``n=1``; multi-sample strategies take every ``n`` given
-        (``n=1`` of a multi-sample strategy is skipped when :class:`Single` is also given,
-        since it is the same action).
+        :class:`Single` gives one ``n=1`` arm per model whatever ``n`` holds; multi-sample
+        strategies take every ``n`` given (``n=1`` of a multi-sample strategy is skipped
+        when :class:`Single` is also given, since it is the same action).
 
         Args:
             models: Model names.
@@ -97,11 +97,10 @@ class ArmSpace:
         arms: list[Arm] = []
         for model in models:
             for strategy in strategies:
+                if isinstance(strategy, Single):
+                    arms.append(Arm(model, strategy, 1))
+                    continue
                 for count in sorted(set(n)):
-                    if isinstance(strategy, Single):
-                        if count == 1:
-                            arms.append(Arm(model, strategy, 1))
-                        continue
                     if count == 1 and has_single:
                         continue
                     arms.append(Arm(model, strategy, count))
