@@ -1,0 +1,104 @@
+"""Building the router's LlamaIndex responses from the chosen child's responses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from llama_index.core.base.llms.types import ChatResponse, CompletionResponse
+
+import uniscale as us
+
+from .convert import token_counts
+
+__all__ = ["INFO_KEY", "decision_info", "find_decision_id", "sample_usage", "tag"]
+
+INFO_KEY = "uniscale"
+"""Key of ``additional_kwargs`` (and of the ``raw`` dict) holding the routing facts."""
+
+R = TypeVar("R", ChatResponse, CompletionResponse)
+
+
+def decision_info(
+    decision: us.Decision,
+    *,
+    span_id: str | None,
+    cost: float | None = None,
+    agreement: float | None = 1.0,
+    answer: str | None = None,
+    samples: int = 1,
+    errors: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The routing facts of one call, as plain JSON-ready values.
+
+    Args:
+        decision: The router's decision.
+        span_id: Instrumentation span of the routed call.
+        cost: Observed USD (``None`` while a stream is still running).
+        agreement: Vote share (self-consistency), best score (best-of-n) or 1.0.
+        answer: The voted answer (self-consistency), else ``None``.
+        samples: Samples that answered.
+        errors: Failures met on the way (failed samples or arms).
+
+    Returns:
+        The dict stored under :data:`INFO_KEY`.
+    """
+    arm = decision.arm
+    return {
+        "decision_id": decision.id,
+        "arm": arm.key,
+        "model": arm.model,
+        "strategy": arm.strategy.key,
+        "n": arm.n,
+        "predicted_cost": decision.predicted_cost,
+        "cost": cost,
+        "vote_share": agreement,
+        "answer": answer,
+        "samples": samples,
+        "span_id": span_id,
+        "errors": list(errors),
+    }
+
+
+def sample_usage(samples: Iterable[us.Sample]) -> us.Usage:
+    """Usage summed over the samples that answered (every call of the arm's model)."""
+    total = us.Usage()
+    for sample in samples:
+        total = total + sample.usage
+    return total
+
+
+def tag(response: R, info: Mapping[str, Any], usage: us.Usage | None = None) -> R:
+    """A copy of a child's response carrying the routing facts (and token counts).
+
+    Token counts go where LlamaIndex looks for them: ``additional_kwargs`` and
+    ``raw["usage"]`` (read by ``TokenCountingHandler``). The child's own raw response
+    is kept in ``raw["response"]``.
+
+    Args:
+        response: The child's response or streamed chunk (left unchanged).
+        info: The routing facts (:func:`decision_info`).
+        usage: Usage summed over the arm's samples; ``None`` for intermediate chunks.
+
+    Returns:
+        The new response.
+    """
+    extra = dict(response.additional_kwargs)
+    raw: dict[str, Any] = {INFO_KEY: dict(info), "response": response.raw}
+    if usage is not None:
+        counts = token_counts(usage)
+        extra.update(counts)
+        raw["usage"] = counts
+    extra[INFO_KEY] = dict(info)
+    return response.model_copy(update={"additional_kwargs": extra, "raw": raw})
+
+
+def find_decision_id(target: Any) -> str | None:
+    """The decision id carried by a response (or anything with such ``raw``), else ``None``."""
+    for attr in ("additional_kwargs", "raw"):
+        holder = getattr(target, attr, None)
+        if isinstance(holder, Mapping):
+            info = holder.get(INFO_KEY)
+            if isinstance(info, Mapping) and isinstance(info.get("decision_id"), str):
+                return str(info["decision_id"])
+    return None
