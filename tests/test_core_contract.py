@@ -200,3 +200,25 @@ def test_product_always_gives_single_its_one_sample() -> None:
                                       "b/single/1", "b/sc/3", "b/sc/5"]
     only_sc = us.ArmSpace.product(["a"], [us.SelfConsistency()], n=[1, 3])
     assert [a.key for a in only_sc] == ["a/sc/1", "a/sc/3"]
+
+
+def test_decide_then_run_and_report_failure_of_own_call() -> None:
+    cheap, strong = us.Arm("cheap", us.Single()), us.Arm("strong", us.Single())
+    backends = {"cheap": us.FakeBackend(["cheap answer"]), "strong": us.FakeBackend(["strong"])}
+    router = us.Router([cheap, strong], {"cheap": us.Price(1, 1), "strong": us.Price(5, 5)},
+                       backends=backends, fallback=[strong])
+    d = router.decide("q", allowed=[cheap])
+    result = router.run(d, us.Request((us.Message("user", "q"),)))
+    assert result.text == "cheap answer" and result.decision == d
+    # the caller streamed a decision itself and the stream broke after 7 output tokens
+    d2 = router.decide("q", allowed=[cheap])
+    nxt = router.report_failure(d2, usage=us.Usage(input_tokens=3, output_tokens=7, calls=1))
+    assert nxt is not None and nxt.arm == strong
+    with pytest.raises(us.UnknownDecisionError, match="fallback"):
+        router.feedback(d2.id, 1.0)
+    assert router.stats["failures"] == {cheap.key: 1}
+    served = asyncio.run(router.arun(nxt, us.Request((us.Message("user", "q"),))))
+    assert served.text == "strong"
+    spent_on_failure = us.Price(1, 1).cost(us.Usage(input_tokens=3, output_tokens=7))
+    assert router.pacer.spent == pytest.approx(result.cost + spent_on_failure + served.cost)
+    assert router.report_failure(router.decide("q", allowed=[strong])) is None

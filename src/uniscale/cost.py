@@ -107,6 +107,8 @@ class CostModel:
         self.samples_per_call: dict[str, int] = dict(samples_per_call or {})
         self._tokens: dict[str, float] = {}
         self._count: dict[str, float] = {}
+        self._extra_in: dict[str, float] = {}
+        self._extra_calls: dict[str, float] = {}
 
     def price(self, model: str) -> Price:
         """The price of ``model``.
@@ -132,6 +134,17 @@ class CostModel:
         total = self._tokens.get(key, 0.0) + self.prior_output_tokens * self.prior_weight
         return total / (self._count.get(key, 0.0) + self.prior_weight)
 
+    def expected_extra_input_tokens(self, arm: Arm) -> float:
+        """Input tokens one call of ``arm`` bills beyond the request's estimate.
+
+        A strategy's prompt template (few-shot exemplars, instructions) and the gap
+        between the ``chars / 4`` estimate and the provider's tokenizer show up here; it is
+        the mean over observed calls, starting from 0 with the weight of ``prior_weight``.
+        """
+        key = self._key(arm)
+        return self._extra_in.get(key, 0.0) / (self._extra_calls.get(key, 0.0)
+                                                + self.prior_weight)
+
     def calls(self, arm: Arm) -> int:
         """Backend calls an arm makes (each pays for the input)."""
         per_call = max(1, self.samples_per_call.get(arm.model, 1))
@@ -140,8 +153,9 @@ class CostModel:
     def predict(self, arm: Arm, input_tokens: int) -> float:
         """Predicted USD of running ``arm`` on a request of ``input_tokens`` tokens."""
         price = self.price(arm.model)
+        per_call = max(input_tokens + self.expected_extra_input_tokens(arm), 0.0)
         usd = (
-            price.input * input_tokens * self.calls(arm)
+            price.input * per_call * self.calls(arm)
             + price.output * self.expected_output_tokens(arm) * arm.n
         ) / 1_000_000
         scorer = getattr(arm.strategy, "expected_scorer_cost", 0.0)
@@ -151,13 +165,28 @@ class CostModel:
         """:meth:`predict` for every arm."""
         return [self.predict(arm, input_tokens) for arm in arms]
 
-    def observe(self, arm: Arm, output_tokens: int, samples: int) -> None:
-        """Learn from the output tokens ``samples`` samples of ``arm`` really produced."""
+    def observe(self, arm: Arm, output_tokens: int, samples: int, *,
+                input_tokens: int | None = None, calls: int = 0,
+                request_tokens: int | None = None) -> None:
+        """Learn from what ``samples`` samples of ``arm`` really used.
+
+        Args:
+            arm: The arm.
+            output_tokens: Output tokens billed for the samples.
+            samples: Number of samples.
+            input_tokens: Input tokens billed over ``calls`` calls, when known.
+            calls: Backend calls those input tokens cover (0: unknown).
+            request_tokens: Input tokens the request was estimated at when deciding.
+        """
         if samples <= 0 or output_tokens < 0:
             return
         key = self._key(arm)
         self._tokens[key] = self._tokens.get(key, 0.0) + float(output_tokens)
         self._count[key] = self._count.get(key, 0.0) + float(samples)
+        if input_tokens is not None and request_tokens is not None and calls > 0:
+            extra = float(input_tokens) - float(request_tokens) * calls
+            self._extra_in[key] = self._extra_in.get(key, 0.0) + extra
+            self._extra_calls[key] = self._extra_calls.get(key, 0.0) + float(calls)
 
     def observed_cost(self, model: str, usage: Usage) -> float:
         """USD billed for ``usage`` on ``model``."""
@@ -166,9 +195,13 @@ class CostModel:
     # -- persistence ---------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """JSON-ready learned state."""
-        return {"tokens": dict(self._tokens), "count": dict(self._count)}
+        return {"tokens": dict(self._tokens), "count": dict(self._count),
+                "extra_input": dict(self._extra_in), "extra_calls": dict(self._extra_calls)}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state`."""
         self._tokens = {str(k): float(v) for k, v in state["tokens"].items()}
         self._count = {str(k): float(v) for k, v in state["count"].items()}
+        self._extra_in = {str(k): float(v) for k, v in state.get("extra_input", {}).items()}
+        self._extra_calls = {str(k): float(v)
+                             for k, v in state.get("extra_calls", {}).items()}

@@ -27,7 +27,7 @@ from .features import Featurizer, HashingFeaturizer
 from .objective import Objective, Pacer, Tradeoff
 from .policy.linucb import LinUCB
 from .results import Decision, Result
-from .serving import aserve, serve
+from .serving import aserve, next_fallback, serve
 from .store.memory import Pending, PendingStore
 from .types import Message, Request, Usage, as_messages
 
@@ -306,7 +306,7 @@ class Router:
         pending.observed_cost = observed
 
     def observe(self, decision_id: str, usage: Usage, *, samples: int = 1,
-                extra_cost: float = 0.0) -> float:
+                extra_cost: float = 0.0, request_tokens: int | None = None) -> float:
         """Record what a decision really used when the caller ran the arm itself.
 
         Args:
@@ -314,6 +314,9 @@ class Router:
             usage: Tokens billed by the arm's model.
             samples: Samples those tokens produced.
             extra_cost: Further USD (a scorer's) to charge.
+            request_tokens: Input tokens the request was estimated at
+                (:attr:`Decision.input_tokens`); with ``usage.calls`` it teaches the cost
+                model the input a strategy adds per call (its prompt template).
 
         Returns:
             The observed cost in USD.
@@ -325,7 +328,9 @@ class Router:
             model = pending.arm.split("/", 1)[0]
             cost = self.costs.observed_cost(model, usage) + extra_cost
             if arm is not None:
-                self.costs.observe(arm, usage.output_tokens, samples)
+                self.costs.observe(arm, usage.output_tokens, samples,
+                                   input_tokens=usage.input_tokens, calls=usage.calls,
+                                   request_tokens=request_tokens)
             self._settle(pending, cost)
             return cost
 
@@ -345,6 +350,33 @@ class Router:
         return Request(messages, temperature=temperature,
                        stop=tuple(stop) if stop else None, max_tokens=max_tokens,
                        options=dict(options))
+
+    def run(self, decision: Decision, request: Request) -> Result:
+        """Run a decision made by :meth:`decide` on its backend, with the fallback arms.
+
+        Args:
+            decision: A pending decision of this router.
+            request: The request (see :class:`~uniscale.Request`).
+        """
+        return serve(self, decision, request)
+
+    async def arun(self, decision: Decision, request: Request) -> Result:
+        """Async form of :meth:`run`."""
+        return await aserve(self, decision, request)
+
+    def report_failure(self, decision: Decision, *, usage: Usage | None = None
+                       ) -> Decision | None:
+        """Tell the router that running ``decision`` yourself failed (e.g. mid-stream).
+
+        The failure is counted, never learned as a quality score, and the decision takes
+        no feedback. Returns the decision of the next fallback arm to serve the request
+        with, or ``None`` when there is none.
+
+        Args:
+            decision: The failed decision.
+            usage: Tokens the failed attempt was billed, when known.
+        """
+        return next_fallback(self, decision, [decision.arm], usage)
 
     def invoke(
         self,

@@ -8,25 +8,28 @@ from .arms import Arm
 from .errors import AllSamplesFailedError
 from .results import Decision, Result
 from .sampling import StrategyRun, arun_strategy, run_strategy
-from .types import Request
+from .types import Request, Usage
 
 if TYPE_CHECKING:
     from .router import Router
 
-__all__ = ["aserve", "serve"]
+__all__ = ["aserve", "next_fallback", "serve"]
 
 
-def _next_fallback(router: Router, decision: Decision, failed: list[Arm]) -> Decision | None:
+def next_fallback(router: Router, decision: Decision, failed: list[Arm],
+                  usage: Usage | None = None) -> Decision | None:
     """Record that ``decision``'s arm failed and decide on the next untried fallback arm.
 
     The failure is counted in ``router.stats["failures"]``; it is not learned as a quality
-    score, and the failed decision's predicted cost is refunded to the budget pacer.
+    score, and the decision takes no feedback. The budget pacer is charged what the
+    failed attempt used (``usage``), or refunded the predicted cost when nothing is known.
     """
     with router._lock:
         failures = router.stats["failures"]
         failures[decision.arm.key] = failures.get(decision.arm.key, 0) + 1
         pending = router.pending.close(decision.id, "failed")
-        router.pacer.charge(-pending.charged, new_request=False)
+        used = 0.0 if usage is None else router.costs.observed_cost(decision.arm.model, usage)
+        router.pacer.charge(used - pending.charged, new_request=False)
         for arm in router.fallback:
             if arm not in failed and arm in router.arms and arm.model in router.backends:
                 return router._decide(pending.x, decision.input_tokens, [arm], new_request=False)
@@ -37,7 +40,7 @@ def _result(router: Router, decision: Decision, run: StrategyRun, errors: list[s
             failed: list[Arm]) -> Result:
     agg = run.aggregate
     cost = router.observe(decision.id, run.usage, samples=len(run.samples),
-                          extra_cost=agg.scorer_cost)
+                          extra_cost=agg.scorer_cost, request_tokens=decision.input_tokens)
     return Result(
         text=run.chosen.text, decision=decision, samples=run.samples, chosen=agg.index,
         usage=run.usage + agg.scorer_usage, cost=cost, answer=agg.answer,
@@ -46,14 +49,21 @@ def _result(router: Router, decision: Decision, run: StrategyRun, errors: list[s
     )
 
 
-def serve(router: Router, decision: Decision, base: Request) -> Result:
+def serve(router: Router, decision: Decision, base: Request,
+          failed: list[Arm] | None = None) -> Result:
     """Run ``decision`` on its backend, trying the router's fallback arms on failure.
+
+    Args:
+        router: The router that made ``decision``.
+        decision: A pending decision.
+        base: The request.
+        failed: Arms that already failed on this request (never tried again).
 
     Raises:
         AllSamplesFailedError: The arm and every fallback failed.
     """
     errors: list[str] = []
-    failed: list[Arm] = []
+    failed = list(failed or [])
     current: Decision | None = decision
     while current is not None:
         backend = router._backend(current.arm)
@@ -63,7 +73,7 @@ def serve(router: Router, decision: Decision, base: Request) -> Result:
             errors.append(f"{current.arm}: {exc}")
             failed.append(current.arm)
             last = exc
-            current = _next_fallback(router, current, failed)
+            current = next_fallback(router, current, failed)
             continue
         return _result(router, current, run, errors, failed)
     raise AllSamplesFailedError(
@@ -71,10 +81,11 @@ def serve(router: Router, decision: Decision, base: Request) -> Result:
         f"{errors[-1]}", last.errors) from last
 
 
-async def aserve(router: Router, decision: Decision, base: Request) -> Result:
+async def aserve(router: Router, decision: Decision, base: Request,
+                 failed: list[Arm] | None = None) -> Result:
     """Async form of :func:`serve`."""
     errors: list[str] = []
-    failed: list[Arm] = []
+    failed = list(failed or [])
     current: Decision | None = decision
     while current is not None:
         backend = router._backend(current.arm)
@@ -84,7 +95,7 @@ async def aserve(router: Router, decision: Decision, base: Request) -> Result:
             errors.append(f"{current.arm}: {exc}")
             failed.append(current.arm)
             last = exc
-            current = _next_fallback(router, current, failed)
+            current = next_fallback(router, current, failed)
             continue
         return _result(router, current, run, errors, failed)
     raise AllSamplesFailedError(
