@@ -364,8 +364,8 @@ class Router:
         """Async form of :meth:`run`."""
         return await aserve(self, decision, request)
 
-    def report_failure(self, decision: Decision, *, usage: Usage | None = None
-                       ) -> Decision | None:
+    def report_failure(self, decision: Decision, *, usage: Usage | None = None,
+                       fallback: bool = True) -> Decision | None:
         """Tell the router that running ``decision`` yourself failed (e.g. mid-stream).
 
         The failure is counted, never learned as a quality score, and the decision takes
@@ -375,8 +375,10 @@ class Router:
         Args:
             decision: The failed decision.
             usage: Tokens the failed attempt was billed, when known.
+            fallback: Decide on a fallback arm (False when the caller cannot use one,
+                e.g. after part of a stream was already sent).
         """
-        return next_fallback(self, decision, [decision.arm], usage)
+        return next_fallback(self, decision, [decision.arm], usage, fallback=fallback)
 
     def invoke(
         self,

@@ -17,7 +17,7 @@ __all__ = ["aserve", "next_fallback", "serve"]
 
 
 def next_fallback(router: Router, decision: Decision, failed: list[Arm],
-                  usage: Usage | None = None) -> Decision | None:
+                  usage: Usage | None = None, *, fallback: bool = True) -> Decision | None:
     """Record that ``decision``'s arm failed and decide on the next untried fallback arm.
 
     The failure is counted in ``router.stats["failures"]``; it is not learned as a quality
@@ -30,7 +30,7 @@ def next_fallback(router: Router, decision: Decision, failed: list[Arm],
         pending = router.pending.close(decision.id, "failed")
         used = 0.0 if usage is None else router.costs.observed_cost(decision.arm.model, usage)
         router.pacer.charge(used - pending.charged, new_request=False)
-        for arm in router.fallback:
+        for arm in router.fallback if fallback else ():
             if arm not in failed and arm in router.arms and arm.model in router.backends:
                 return router._decide(pending.x, decision.input_tokens, [arm], new_request=False)
     return None

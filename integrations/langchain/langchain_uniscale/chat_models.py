@@ -27,8 +27,8 @@ from uniscale import (
     Result,
     Router,
     Single,
+    Usage,
 )
-from uniscale.sampling import arun_strategy, run_strategy
 
 from .backend import CHILD_KWARGS, TOOL_CHOICE, TOOLS, ChatModelBackend, PreparedCall
 from .convert import (
@@ -104,6 +104,8 @@ class ChatUniScale(BaseChatModel):
     """Exploration width of LinUCB."""
     seed: int = 0
     """Seed of the router's tie-breaking."""
+    fallback: list[str] | None = None
+    """Models whose single-sample arm serves a call when the chosen arm's child fails."""
     state_path: str | None = Field(default_factory=from_env("UNISCALE_STATE_PATH", default=None))
     """Learned-state file: loaded at construction when it exists, written by :meth:`save`."""
     temperature: float | None = None
@@ -143,7 +145,8 @@ class ChatUniScale(BaseChatModel):
             else:
                 self.router = Router(arms, self.prices or {}, self.objective, self._backends,
                                      featurizer=self.featurizer, alpha=self.alpha,
-                                     seed=self.seed)
+                                     seed=self.seed,
+                                     fallback=[Arm(m, Single()) for m in self.fallback or []])
         elif isinstance(self.router, Router):
             missing = [m for m in self.router.arms.models if m not in self._backends]
             if missing:
@@ -275,21 +278,21 @@ class ChatUniScale(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=self._result_reply(result))])
 
     # -- streaming --------------------------------------------------------------------
-    def _observe(self, decision: Decision, call: PreparedCall, tally: StreamTally
-                 ) -> tuple[float, bool]:
+    def _usage(self, call: PreparedCall, tally: StreamTally) -> tuple[Usage, bool]:
         usage = usage_from_metadata(tally.usage)
-        estimated = usage is None
         if usage is None:
-            usage = estimate_usage(call.messages, AIMessage(content="".join(tally.text)))
-        return self.router.observe(decision.id, usage, samples=1), estimated
+            return estimate_usage(call.messages, AIMessage(content="".join(tally.text))), True
+        return usage, False
 
-    def _multi_chunk(self, decision: Decision, run: Any) -> ChatGenerationChunk:
-        agg = run.aggregate
-        cost = self.router.observe(decision.id, run.usage, samples=len(run.samples),
-                                   extra_cost=agg.scorer_cost)
-        reply = build_reply(decision, run.samples, agg.index, cost,
-                            run.usage + agg.scorer_usage, agg.answer, agg.agreement)
-        return ChatGenerationChunk(message=message_to_chunk(reply))
+    def _whole(self, result: Result) -> ChatGenerationChunk:
+        """A multi-sample (or fallback) answer as the single chunk of a stream."""
+        return ChatGenerationChunk(message=message_to_chunk(self._result_reply(result)))
+
+    def _broken(self, decision: Decision, call: PreparedCall, tally: StreamTally,
+                sent: bool) -> Decision | None:
+        """Report a child stream that failed; the fallback decision if one may serve."""
+        usage = self._usage(call, tally)[0] if tally.text or tally.usage else None
+        return self.router.report_failure(decision, usage=usage, fallback=not sent)
 
     def _start_stream(self, messages: list[BaseMessage], stop: list[str] | None,
                       kwargs: dict[str, Any], *, async_api: bool
@@ -307,24 +310,32 @@ class ChatUniScale(BaseChatModel):
         decision, backend, base, streams = self._start_stream(messages, stop, kwargs,
                                                               async_api=False)
         run_id: Any = run_manager.run_id if run_manager else None
-        if not streams:
-            chunk = self._multi_chunk(decision, run_strategy(
-                decision.arm.strategy, backend, base, decision.arm.n))
-            yield chunk
-            self._record(run_id or parse_run_id(chunk.message.id), decision.id)
-            return
-        call = backend.prepare(decision.arm.strategy.request(base, 1))
-        tally, held = StreamTally(), None
-        for chunk in backend.stream(call):
-            tally.add(chunk)
-            if held is not None:
-                yield held
-                run_id = run_id or parse_run_id(held.message.id)
-            held = clean_chunk(chunk)
-        cost, estimated = self._observe(decision, call, tally)
-        last = last_chunk(held, decision, cost, tally.child_model, estimated)
-        yield last
-        self._record(run_id or parse_run_id(last.message.id), decision.id)
+        if streams:
+            call = backend.prepare(decision.arm.strategy.request(base, 1))
+            tally, held, sent = StreamTally(), None, False
+            try:
+                for chunk in backend.stream(call):
+                    tally.add(chunk)
+                    if held is not None:
+                        yield held
+                        sent = True
+                        run_id = run_id or parse_run_id(held.message.id)
+                    held = clean_chunk(chunk)
+            except Exception:
+                nxt = self._broken(decision, call, tally, sent)
+                if nxt is None:
+                    raise
+                decision, streams = nxt, False
+            else:
+                usage, estimated = self._usage(call, tally)
+                cost = self.router.observe(decision.id, usage, samples=1)
+                last = last_chunk(held, decision, cost, tally.child_model, estimated)
+                yield last
+                self._record(run_id or parse_run_id(last.message.id), decision.id)
+                return
+        whole = self._whole(self.router.run(decision, base))
+        yield whole
+        self._record(run_id or parse_run_id(whole.message.id), decision.id)
 
     async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                        run_manager: AsyncCallbackManagerForLLMRun | None = None,
@@ -332,24 +343,32 @@ class ChatUniScale(BaseChatModel):
         decision, backend, base, streams = self._start_stream(messages, stop, kwargs,
                                                               async_api=True)
         run_id: Any = run_manager.run_id if run_manager else None
-        if not streams:
-            chunk = self._multi_chunk(decision, await arun_strategy(
-                decision.arm.strategy, backend, base, decision.arm.n))
-            yield chunk
-            self._record(run_id or parse_run_id(chunk.message.id), decision.id)
-            return
-        call = backend.prepare(decision.arm.strategy.request(base, 1))
-        tally, held = StreamTally(), None
-        async for chunk in backend.astream(call):
-            tally.add(chunk)
-            if held is not None:
-                yield held
-                run_id = run_id or parse_run_id(held.message.id)
-            held = clean_chunk(chunk)
-        cost, estimated = self._observe(decision, call, tally)
-        last = last_chunk(held, decision, cost, tally.child_model, estimated)
-        yield last
-        self._record(run_id or parse_run_id(last.message.id), decision.id)
+        if streams:
+            call = backend.prepare(decision.arm.strategy.request(base, 1))
+            tally, held, sent = StreamTally(), None, False
+            try:
+                async for chunk in backend.astream(call):
+                    tally.add(chunk)
+                    if held is not None:
+                        yield held
+                        sent = True
+                        run_id = run_id or parse_run_id(held.message.id)
+                    held = clean_chunk(chunk)
+            except Exception:
+                nxt = self._broken(decision, call, tally, sent)
+                if nxt is None:
+                    raise
+                decision, streams = nxt, False
+            else:
+                usage, estimated = self._usage(call, tally)
+                cost = self.router.observe(decision.id, usage, samples=1)
+                last = last_chunk(held, decision, cost, tally.child_model, estimated)
+                yield last
+                self._record(run_id or parse_run_id(last.message.id), decision.id)
+                return
+        whole = self._whole(await self.router.arun(decision, base))
+        yield whole
+        self._record(run_id or parse_run_id(whole.message.id), decision.id)
 
     # -- feedback and state -----------------------------------------------------------
     def feedback(self, target: Any, score: float, cost: float | None = None) -> list[str]:
