@@ -40,8 +40,9 @@ def main(requests: int = 2000) -> None:
         if i >= requests - window:
             picks.setdefault(category.name, Counter())[result.decision.arm.key] += 1
         if (i + 1) % window == 0:
-            print(f"requests {i + 1 - window:>5}-{i + 1:<5} quality {np.mean(quality[-window:]):.3f}"
-                  f"  mean cost ${np.mean(cost[-window:]):.5f}")
+            print(f"requests {i + 1 - window:>5}-{i + 1:<5} "
+                  f"quality {np.mean(quality[-window:]):.3f}  "
+                  f"mean cost ${np.mean(cost[-window:]):.5f}")
     print("\nmost chosen arm per kind of request (last quarter):")
     for name, counter in sorted(picks.items()):
         arm, count = counter.most_common(1)[0]

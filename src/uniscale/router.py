@@ -224,6 +224,7 @@ class Router:
     def _decide(self, x: np.ndarray, tokens: int, arms: list[Arm], *, new_request: bool
                 ) -> Decision:
         slots = np.array([self.policy.slot(a.key) for a in arms])
+        self._refresh_samples_per_call()  # a backend may learn that its server refuses `n`
         mean, width = self.policy.estimate(x, slots)
         costs = np.array(self.costs.predict_all(tuple(arms), tokens))
         lam = self.pacer.lam

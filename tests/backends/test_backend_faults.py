@@ -154,8 +154,11 @@ def test_server_rejecting_n_falls_back_to_parallel_requests(
     assert result.usage == usage and usage.calls == 3
     assert result.cost == pytest.approx(prices["gpt"].cost(usage), rel=1e-12)
     server.reset()
+    arm = router.arms[0]
+    assert router.costs.calls(arm) == 1  # still believed until the next decision
     router.invoke("What is 6 * 7?")  # from now on the core makes five single calls
     assert [("n" in r.body) for r in server.requests] == [False] * 5
+    assert router.costs.calls(arm) == 5  # and predicts that each pays for the input
 
 
 def test_server_ignoring_n_gets_the_missing_samples(server, make_openai, prices, billed):
