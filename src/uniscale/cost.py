@@ -139,11 +139,12 @@ class CostModel:
 
         A strategy's prompt template (few-shot exemplars, instructions) and the gap
         between the ``chars / 4`` estimate and the provider's tokenizer show up here; it is
-        the mean over observed calls, starting from 0 with the weight of ``prior_weight``.
+        the mean over observed calls (0 before any): a template is the same on every
+        call, so one observation is already a good estimate.
         """
         key = self._key(arm)
-        return self._extra_in.get(key, 0.0) / (self._extra_calls.get(key, 0.0)
-                                                + self.prior_weight)
+        calls = self._extra_calls.get(key, 0.0)
+        return self._extra_in.get(key, 0.0) / calls if calls > 0 else 0.0
 
     def calls(self, arm: Arm) -> int:
         """Backend calls an arm makes (each pays for the input)."""

@@ -33,7 +33,7 @@ def test_query_engine_routes_and_track_credits_the_turn(index, scripted) -> None
     children = {"a": scripted(answers=["Paris."]), "b": scripted(answers=["It is Paris."])}
     llm = UniScaleLLM(models=children, prices=PRICES,
                       strategies=[us.Single(), us.SelfConsistency()], n=[1, 3])
-    engine = index.as_query_engine(llm=llm, similarity_top_k=2)
+    engine = index.as_query_engine(llm=llm, similarity_top_k=len(DOCS))
     for _ in range(6):
         with llm.track() as turn:
             answer = engine.query("What is the capital of France?")
