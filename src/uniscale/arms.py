@@ -39,11 +39,12 @@ class Arm:
                 f"Arm n must be a whole number >= 1, got {self.n!r}: use n=1 for one sample"
             )
         self.strategy.check_n(self.n)
+        object.__setattr__(self, "_key", f"{self.model}/{self.strategy.key}/{self.n}")
 
     @property
     def key(self) -> str:
         """Stable text form, e.g. ``"gpt-4o/sc:pot/5"``; used in saved state."""
-        return f"{self.model}/{self.strategy.key}/{self.n}"
+        return self._key  # type: ignore[attr-defined]
 
     def __str__(self) -> str:
         return self.key

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from .arms import Arm
 from .errors import ConfigurationError, MissingPriceError
@@ -109,6 +111,7 @@ class CostModel:
         self._count: dict[str, float] = {}
         self._extra_in: dict[str, float] = {}
         self._extra_calls: dict[str, float] = {}
+        self._static: dict[int, tuple[Arm, str, float]] = {}
 
     def price(self, model: str) -> Price:
         """The price of ``model``.
@@ -162,9 +165,26 @@ class CostModel:
         scorer = getattr(arm.strategy, "expected_scorer_cost", 0.0)
         return usd + scorer * arm.n
 
-    def predict_all(self, arms: tuple[Arm, ...], input_tokens: int) -> list[float]:
-        """:meth:`predict` for every arm."""
-        return [self.predict(arm, input_tokens) for arm in arms]
+    def predict_all(self, arms: Sequence[Arm], input_tokens: int) -> np.ndarray:
+        """:meth:`predict` for every arm, sharing the work of arms of one (model, strategy)."""
+        out = np.empty(len(arms))
+        learned: dict[str, tuple[float, float]] = {}
+        for i, arm in enumerate(arms):
+            entry = self._static.get(id(arm))
+            if entry is None or entry[0] is not arm:
+                scorer = getattr(arm.strategy, "expected_scorer_cost", 0.0) * arm.n
+                entry = (arm, self._key(arm), scorer)
+                self._static[id(arm)] = entry
+            key = entry[1]
+            tokens = learned.get(key)
+            if tokens is None:
+                tokens = learned[key] = (self.expected_output_tokens(arm),
+                                         self.expected_extra_input_tokens(arm))
+            price = self.price(arm.model)
+            per_call = max(input_tokens + tokens[1], 0.0)
+            out[i] = (price.input * per_call * self.calls(arm)
+                      + price.output * tokens[0] * arm.n) / 1_000_000 + entry[2]
+        return out
 
     def observe(self, arm: Arm, output_tokens: int, samples: int, *,
                 input_tokens: int | None = None, calls: int = 0,

@@ -223,21 +223,18 @@ class Router:
 
     def _decide(self, x: np.ndarray, tokens: int, arms: list[Arm], *, new_request: bool
                 ) -> Decision:
-        slots = np.array([self.policy.slot(a.key) for a in arms])
+        slots = np.array([self.policy.slot(a.key) for a in arms], dtype=np.int64)
         self._refresh_samples_per_call()  # a backend may learn that its server refuses `n`
         mean, width = self.policy.estimate(x, slots)
-        costs = np.array(self.costs.predict_all(tuple(arms), tokens))
+        costs = self.costs.predict_all(arms, tokens)
         lam = self.pacer.lam
         ucb = mean + self.policy.alpha * width
         keep = np.ones(len(arms), dtype=bool)
         if self.prune and len(arms) > 1:
-            lcb = mean - self.policy.alpha * width
+            # an arm is dominated when a cheaper arm's lower bound beats its upper bound
             order = np.argsort(costs, kind="stable")
-            best_lcb = -math.inf
-            for i in order:
-                if ucb[i] < best_lcb:
-                    keep[i] = False
-                best_lcb = max(best_lcb, lcb[i])
+            best_cheaper = np.maximum.accumulate((mean - self.policy.alpha * width)[order])
+            keep[order[1:]] = ucb[order[1:]] >= best_cheaper[:-1]
         score = np.where(keep, ucb - lam * costs, -np.inf)
         top = np.flatnonzero(score >= score.max() - 1e-12)
         pick = int(top[0] if len(top) == 1 else self.rng.choice(top))

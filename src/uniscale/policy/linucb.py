@@ -77,6 +77,7 @@ class LinUCB:
         self.columns: list[str] = []
         self.slots: list[str] = []
         self._since: list[int] = []
+        self._slot_index: dict[str, int] = {}
         self.desc = np.zeros((0, 0))
         d = self.dim
         self.prior_scale = 1.0
@@ -144,7 +145,9 @@ class LinUCB:
 
     def slot(self, key: str) -> int:
         """Index of the slot named ``key``."""
-        return self.slots.index(key)
+        if len(self._slot_index) != len(self.slots):
+            self._slot_index = {name: i for i, name in enumerate(self.slots)}
+        return self._slot_index[key]
 
     # -- features ----------------------------------------------------------------------
     def _shared_context(self, x: np.ndarray) -> np.ndarray:
@@ -184,7 +187,7 @@ class LinUCB:
         z = self._z(slots, x)
         mean = z @ beta + resid_term
         diff = z - Bu
-        var = var + np.einsum("kj,kj->k", diff @ self.A0_inv, diff)
+        var = var + _row_quadratic(diff, self.A0_inv)
         return mean, np.sqrt(np.maximum(var, 0.0))
 
     # -- learning ----------------------------------------------------------------------
@@ -298,6 +301,24 @@ class LinUCB:
             setattr(policy, name, value.copy())
         policy.refactor()
         return policy
+
+
+_GEMM_SERIAL = 200_000  # below OpenBLAS's threading threshold for one matrix product
+
+
+def _row_quadratic(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``rows[i] @ matrix @ rows[i]`` for every row.
+
+    The product is taken in blocks small enough for BLAS to run each on one thread: for
+    these sizes a threaded product costs far more than it saves, and collapses when the
+    machine's cores are busy.
+    """
+    k = max(matrix.shape[0], 1)
+    step = max(_GEMM_SERIAL // (k * k), 1)
+    if rows.shape[0] <= step:
+        return np.einsum("kj,kj->k", rows @ matrix, rows)
+    return np.concatenate([np.einsum("kj,kj->k", rows[i:i + step] @ matrix, rows[i:i + step])
+                           for i in range(0, rows.shape[0], step)])
 
 
 def _sym_inv(matrix: np.ndarray) -> np.ndarray:
