@@ -1,0 +1,50 @@
+"""Smoke runs of the benchmark scripts: they run and print their tables (no timing checks)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_script(name: str, *args: str) -> str:
+    """Run ``benchmarks/<name>`` with ``args`` and return its standard output."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / name), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_overhead_quick_prints_table_ratios_and_memory() -> None:
+    out = run_script("overhead.py", "--quick")
+    assert "µs per decide and per feedback" in out
+    for column in ("decide µs", "feedback µs", "featurize µs", "ratio dec", "ratio fb"):
+        assert column in out
+    lines = out.splitlines()
+    for arms in (6, 24):
+        for name in ("uniscale", "uniscale hybrid=False", "uniscale prompt"):
+            assert any(line.split()[:2] == [str(arms), "64"] and f" {name} " in line
+                       for line in lines), (arms, name, out)
+    # every optional library is either in the table or reported as skipped
+    for module, row in (("mabwiser", "mabwiser LinUCB"),
+                        ("contextualbandits", "contextualbandits LinUCB"),
+                        ("vowpalwabbit", "vowpalwabbit squarecb")):
+        assert row in out or f"{module}: not installed" in out or \
+            f"{module}: import failed" in out, module
+    assert "Router statistics memory" in out
+    assert "A_inv" in out and "total" in out
+
+
+def test_fanout_quick_prints_ratios() -> None:
+    out = run_script("fanout.py", "--quick", "--latency", "0.05")
+    assert "SelfConsistency n=8" in out
+    assert "ratio" in out and "target < 1.3×" in out
+    rows = [line for line in out.splitlines() if line.startswith(("invoke ", "ainvoke "))]
+    assert len(rows) == 4, out
+    assert sum("(native)" in row for row in rows) == 2
+    for row in rows:
+        assert any(token.endswith("×") for token in row.split()), row
