@@ -25,6 +25,7 @@ def next_fallback(router: Router, decision: Decision, failed: list[Arm],
     failed attempt used (``usage``), or refunded the predicted cost when nothing is known.
     """
     with router._lock:
+        router.pending.get(decision.id)  # a clear error if it is not pending any more
         failures = router.stats["failures"]
         failures[decision.arm.key] = failures.get(decision.arm.key, 0) + 1
         pending = router.pending.close(decision.id, "failed")

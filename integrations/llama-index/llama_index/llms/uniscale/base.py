@@ -25,7 +25,6 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import LLM, ToolSelection
 
 import uniscale as us
-from uniscale.sampling import arun_strategy, run_strategy
 
 from .backend import CALL_KEY, CallSpec, ChildBackend, child_kwargs
 from .convert import from_uniscale_messages, prompt_from_messages, to_uniscale_messages
@@ -280,9 +279,7 @@ class UniScaleLLM(RoutingMixin, FunctionCallingLLM):
                 chunks = plan.child.stream_chat(from_uniscale_messages(plan.request.messages),
                                                 **child_kwargs(plan.request, spec))
             else:
-                backend = self.router.backends[plan.decision.arm.model]
-                result = self._result(plan, run_strategy(
-                    plan.decision.arm.strategy, backend, plan.base, plan.decision.arm.n))
+                result = self.router.run(plan.decision, plan.base)
                 whole = self._whole(plan, result)
                 return self._once(whole, event_id, end(whole))
         except BaseException as exc:
@@ -311,9 +308,7 @@ class UniScaleLLM(RoutingMixin, FunctionCallingLLM):
                     from_uniscale_messages(plan.request.messages),
                     **child_kwargs(plan.request, spec))
             else:
-                backend = self.router.backends[plan.decision.arm.model]
-                result = self._result(plan, await arun_strategy(
-                    plan.decision.arm.strategy, backend, plan.base, plan.decision.arm.n))
+                result = await self.router.arun(plan.decision, plan.base)
                 whole = self._whole(plan, result)
                 return self._aonce(whole, event_id, end(whole))
         except BaseException as exc:
@@ -366,9 +361,7 @@ class UniScaleLLM(RoutingMixin, FunctionCallingLLM):
                     prompt_from_messages(plan.request.messages), formatted=formatted,
                     **child_kwargs(plan.request, spec))
             else:
-                backend = self.router.backends[plan.decision.arm.model]
-                result = self._result(plan, run_strategy(
-                    plan.decision.arm.strategy, backend, plan.base, plan.decision.arm.n))
+                result = self.router.run(plan.decision, plan.base)
                 whole = self._whole(plan, result)
                 return self._once(whole, event_id, end(whole))
         except BaseException as exc:
@@ -393,9 +386,7 @@ class UniScaleLLM(RoutingMixin, FunctionCallingLLM):
                     prompt_from_messages(plan.request.messages), formatted=formatted,
                     **child_kwargs(plan.request, spec))
             else:
-                backend = self.router.backends[plan.decision.arm.model]
-                result = self._result(plan, await arun_strategy(
-                    plan.decision.arm.strategy, backend, plan.base, plan.decision.arm.n))
+                result = await self.router.arun(plan.decision, plan.base)
                 whole = self._whole(plan, result)
                 return self._aonce(whole, event_id, end(whole))
         except BaseException as exc:

@@ -23,7 +23,6 @@ from llama_index.core.llms.llm import LLM
 from llama_index.core.utilities.token_counting import TokenCounter
 
 import uniscale as us
-from uniscale.sampling import StrategyRun
 
 from .backend import CALL_KEY, CallSpec, measure
 from .responses import decision_info, sample_usage, tag
@@ -155,20 +154,9 @@ class RoutingMixin:
             return
         for tracker in active_trackers(self):
             tracker.discard(plan.decision.id)
-        usage = measure(last, asked, self._tokens()) if last is not None else us.Usage()
+        usage = measure(last, asked, self._tokens()) if last is not None else None
         with suppress(us.UniScaleError):
-            self.router.observe(plan.decision.id, usage)
-
-    def _result(self, plan: Plan, run: StrategyRun) -> us.Result:
-        agg = run.aggregate
-        cost = self.router.observe(plan.decision.id, run.usage, samples=len(run.samples),
-                                   extra_cost=agg.scorer_cost)
-        return us.Result(
-            text=run.chosen.text, decision=plan.decision, samples=run.samples,
-            chosen=agg.index, usage=run.usage + agg.scorer_usage, cost=cost,
-            answer=agg.answer, agreement=agg.agreement,
-            errors=tuple(repr(e) for e in run.errors),
-        )
+            self.router.report_failure(plan.decision, usage=usage, fallback=False)
 
     def _whole(self, plan: Plan, result: us.Result) -> Any:
         """The full response of a multi-sample arm, as the single chunk of a stream."""
