@@ -1,0 +1,122 @@
+"""Plots: quality–cost frontiers and scenario timelines (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_frontiers", "plot_timeline"]
+
+_STYLE = {
+    "uniscale": ("tab:red", "o", "-"),
+    "routing-only": ("tab:blue", "s", "--"),
+    "tts-only": ("tab:green", "^", "--"),
+    "best-fixed": ("black", "D", ":"),
+    "random": ("tab:gray", "x", ":"),
+    "oracle": ("tab:purple", "*", ":"),
+}
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RuntimeError("plots need matplotlib: pip install 'uniscale[bench]'") from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _frontier(ax: Any, sweep: Mapping[str, Any], title: str) -> None:
+    fixed = sweep["fixed_arms"]
+    costs = np.array([p["cost"] for p in fixed])
+    quals = np.array([p["quality"] for p in fixed])
+    ax.scatter(costs, quals, s=14, color="0.65", label="fixed arms", zorder=2)
+    hull = np.array(sweep["hull"])
+    ax.plot(hull[:, 0], hull[:, 1], color="0.35", lw=1.2, label="fixed arms' hull", zorder=2)
+    frontier = sweep["frontier"]
+    same = ("uniscale" in frontier and "routing-only" in frontier
+            and frontier["uniscale"] == frontier["routing-only"])
+    names = sorted(frontier, key=lambda n: n == "uniscale")  # uniscale drawn last, on top
+    for name in names:
+        points = frontier[name]
+        if name in ("random", "best-fixed") or not points:
+            continue
+        color, marker, line = _STYLE.get(name, ("tab:orange", "o", "-"))
+        label = "uniscale (= routing-only here)" if name == "uniscale" and same else name
+        pts = sorted(points, key=lambda p: p["cost"])
+        ax.plot([p["cost"] for p in pts], [p["quality"] for p in pts], color=color,
+                marker=marker, ls=line, lw=2.2 if name == "uniscale" else 1.4,
+                ms=6 if name == "uniscale" else 4, label=label,
+                zorder=4 if name == "uniscale" else 3)
+    ax.set_xscale("log")
+    ax.set_xlabel("mean cost per request (USD, test part)")
+    ax.set_ylabel("mean quality (test part)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.25)
+
+
+def plot_frontiers(sweeps: Sequence[tuple[str, Mapping[str, Any]]], path: str | Path) -> Path:
+    """Draw one frontier panel per table: policies across willingness to pay vs fixed arms.
+
+    Args:
+        sweeps: ``(title, sweep)`` pairs; each sweep as returned by
+            :func:`uniscale.bench.report.run_sweep`.
+        path: Image file to write.
+
+    Returns:
+        The path written.
+    """
+    plt = _pyplot()
+    n = len(sweeps)
+    fig, axes = plt.subplots(1, n, figsize=(5.4 * n, 4.3), squeeze=False)
+    for ax, (title, sweep) in zip(axes[0], sweeps, strict=True):
+        _frontier(ax, sweep, title)
+    axes[0][0].legend(fontsize=7, loc="upper left", framealpha=0.85)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def plot_timeline(series: Mapping[str, np.ndarray], starts: Sequence[int],
+                  labels: Sequence[str], path: str | Path, *, ylabel: str,
+                  window: int = 50, title: str = "") -> Path:
+    """Rolling mean of a per-request series per policy, with the phase changes marked.
+
+    Args:
+        series: Per-request values per policy (averaged over seeds).
+        starts: First request of each phase.
+        labels: Label of each phase.
+        path: Image file to write.
+        ylabel: What the series is.
+        window: Rolling window.
+        title: Figure title.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.0))
+    for name, values in series.items():
+        values = np.asarray(values, dtype=float)
+        w = max(1, min(window, len(values) // 4))
+        rolling = np.convolve(values, np.ones(w) / w, mode="valid")
+        color, _, line = _STYLE.get(name, ("tab:orange", "o", "-"))
+        ax.plot(np.arange(w - 1, len(values)), rolling, color=color, ls=line, label=name)
+    top = ax.get_ylim()[1]
+    for start, label in zip(starts, labels, strict=True):
+        ax.axvline(start, color="0.5", lw=0.8)
+        ax.text(start, top, f" {label}", fontsize=7, va="top", rotation=90)
+    ax.set_xlabel("request")
+    ax.set_ylabel(f"{ylabel} (rolling mean of {window})")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(True, alpha=0.25)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
