@@ -23,7 +23,9 @@ def direct(policy: LinUCB, history: list[tuple[int, np.ndarray, float]], gamma: 
         return f
 
     T = len(history)
-    G = policy.ridge * gamma**T * np.eye(D)
+    prior = np.full(D, policy.arm_ridge)
+    prior[:k] = policy.ridge
+    G = gamma**T * np.diag(prior)
     y = np.zeros(D)
     for i, (a, ctx, r) in enumerate(history):
         f = phi(a, ctx)
@@ -44,13 +46,15 @@ def direct(policy: LinUCB, history: list[tuple[int, np.ndarray, float]], gamma: 
     hybrid=st.booleans(),
     gamma=st.sampled_from([1.0, 0.995, 0.95]),
     ridge=st.floats(0.1, 5.0),
+    arm_ridge=st.sampled_from([None, 0.5, 20.0]),
     refactor_every=st.sampled_from([0, 7, 1000]),
 )
 def test_incremental_matches_direct(seed: int, steps: int, hybrid: bool, gamma: float,
-                                    ridge: float, refactor_every: int) -> None:
+                                    ridge: float, arm_ridge: float | None,
+                                    refactor_every: int) -> None:
     rng = np.random.default_rng(seed)
     d = 4
-    policy = LinUCB(d, ridge=ridge, forgetting=gamma, hybrid=hybrid, shared_dim=3,
+    policy = LinUCB(d, ridge=ridge, arm_ridge=arm_ridge, forgetting=gamma, hybrid=hybrid, shared_dim=3,
                     refactor_every=refactor_every, projection_seed=seed)
     descriptors = [{"bias": 1.0, "model:a": 1.0}, {"bias": 1.0, "model:b": 1.0, "log_n": 0.4},
                    {"bias": 1.0, "model:a": 1.0, "log_n": 0.6}]

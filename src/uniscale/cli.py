@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="candidate sample counts, e.g. 1,3,5,10,20,40")
     bench.add_argument("--alpha", type=float, default=None, help="LinUCB exploration width")
     bench.add_argument("--ridge", type=float, default=None, help="LinUCB ridge prior")
+    bench.add_argument("--arm-ridge", type=float, default=None,
+                       help="prior precision of each arm's own part (default: --ridge)")
     bench.add_argument("--dim", type=int, default=None, help="hashing featurizer width")
     bench.add_argument("--tune", action="store_true",
                        help="pick each learner's alpha/hybrid on a train-split-only stream")
@@ -81,6 +83,7 @@ def _settings(args: argparse.Namespace) -> Any:
     return RouterSettings(
         alpha=base.alpha if args.alpha is None else args.alpha,
         ridge=base.ridge if args.ridge is None else args.ridge,
+        arm_ridge=base.arm_ridge if args.arm_ridge is None else args.arm_ridge,
         dim=base.dim if args.dim is None else args.dim,
     )
 

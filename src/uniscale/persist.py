@@ -126,7 +126,8 @@ def load_router(cls: type[Router], path: str, *, backends: Mapping[str, Any] | N
     config = meta["policy_config"]
     router = cls(
         space, prices, objective, backends, featurizer=feat, alpha=config["alpha"],
-        ridge=config["ridge"], forgetting=config["forgetting"], hybrid=config["hybrid"],
+        ridge=config["ridge"], arm_ridge=config.get("arm_ridge"),
+        forgetting=config["forgetting"], hybrid=config["hybrid"],
         shared_dim=config["shared_dim"], prune=settings["prune"],
         feedback_ttl=settings["feedback_ttl"],
         on_invalid_feedback=settings["on_invalid_feedback"],

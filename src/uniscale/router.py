@@ -47,8 +47,13 @@ class Router:
         objective: :class:`Tradeoff` or :class:`Budget`.
         backends: Backend per model; needed by :meth:`invoke`, not by :meth:`decide`.
         featurizer: Context featurizer (default :class:`HashingFeaturizer`).
-        alpha: Exploration width of LinUCB.
+        alpha: Exploration width of LinUCB. Smaller values (0.3-0.5) waste less on short
+            streams with many arms but may settle on a worse arm after unlucky early
+            scores; ``uniscale bench --tune`` picks it on your own recorded traffic.
         ridge: Ridge prior precision.
+        arm_ridge: Prior precision of each arm's own deviation from the shared model
+            (default ``ridge``); larger values make arms lean more on what other arms
+            with the same model, strategy or a close n taught.
         forgetting: Discount in ``(0, 1]`` for drifting traffic (1 = no forgetting).
         hybrid: Share evidence between arms through their descriptors.
         shared_dim: Width of the shared context of the hybrid model.
@@ -74,6 +79,7 @@ class Router:
         featurizer: Featurizer | None = None,
         alpha: float = 1.0,
         ridge: float = 1.0,
+        arm_ridge: float | None = None,
         forgetting: float = 1.0,
         hybrid: bool = True,
         shared_dim: int = 8,
@@ -100,7 +106,8 @@ class Router:
         self.pacer = Pacer(self.objective)
         self.costs = CostModel(prices, prior_output_tokens=prior_output_tokens)
         self.policy = LinUCB(
-            self.featurizer.dim, alpha=alpha, ridge=ridge, forgetting=forgetting,
+            self.featurizer.dim, alpha=alpha, ridge=ridge, arm_ridge=arm_ridge,
+            forgetting=forgetting,
             hybrid=hybrid, shared_dim=shared_dim, projection_seed=seed,
         )
         self.pending = pending_store if pending_store is not None else PendingStore(

@@ -39,6 +39,7 @@ class RouterSettings:
     Attributes:
         alpha: LinUCB exploration width.
         ridge: Ridge prior precision.
+        arm_ridge: Prior precision of each arm's own part (None: ``ridge``).
         forgetting: Discount of old evidence (1 = none).
         hybrid: Share evidence between arms through their descriptors.
         dim: Width of the hashing featurizer.
@@ -47,6 +48,7 @@ class RouterSettings:
 
     alpha: float = 1.0
     ridge: float = 1.0
+    arm_ridge: float | None = None
     forgetting: float = 1.0
     hybrid: bool = True
     dim: int = 128

@@ -225,6 +225,7 @@ def run_sweep(ctx: Context, wtps: Sequence[float], seeds: Sequence[int], *,
 
 TUNE_GRID = (
     RouterSettings(alpha=0.3, hybrid=True),
+    RouterSettings(alpha=0.5, hybrid=True),
     RouterSettings(alpha=1.0, hybrid=True),
     RouterSettings(alpha=0.3, hybrid=False),
     RouterSettings(alpha=1.0, hybrid=False),

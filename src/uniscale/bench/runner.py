@@ -218,7 +218,8 @@ def _learn(ctx: Context, name: str, mask: np.ndarray, objective: Objective,
         arms, prices=table.prices, objective=objective,
         backends=replay_backends(env, table.models, seed),
         featurizer=HashingFeaturizer(settings.dim), alpha=settings.alpha,
-        ridge=settings.ridge, forgetting=settings.forgetting, hybrid=settings.hybrid,
+        ridge=settings.ridge, arm_ridge=settings.arm_ridge, forgetting=settings.forgetting,
+        hybrid=settings.hybrid,
         prior_output_tokens=settings.prior_output_tokens, seed=seed,
     )
     in_router = np.array([a in router.arms for a in env.arms])

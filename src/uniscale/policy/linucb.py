@@ -33,7 +33,10 @@ class LinUCB:
     Args:
         dim: Context dimension ``d``.
         alpha: Width of the confidence bound (exploration).
-        ridge: Ridge prior precision ``λ`` of every parameter.
+        ridge: Ridge prior precision ``λ`` of the shared parameter (and of the per-arm
+            parameters unless ``arm_ridge`` is given).
+        arm_ridge: Prior precision of each arm's own parameter: how strongly an arm is
+            assumed to follow what the shared part predicts for it (default ``ridge``).
         forgetting: Discount ``γ`` in ``(0, 1]`` applied to all statistics per update.
         hybrid: Share evidence between arms through their descriptors.
         shared_dim: Width of the shared context ``[1, P x]`` (``P`` a fixed projection).
@@ -48,6 +51,7 @@ class LinUCB:
         *,
         alpha: float = 1.0,
         ridge: float = 1.0,
+        arm_ridge: float | None = None,
         forgetting: float = 1.0,
         hybrid: bool = True,
         shared_dim: int = 8,
@@ -65,6 +69,9 @@ class LinUCB:
         self.dim = int(dim)
         self.alpha = float(alpha)
         self.ridge = float(ridge)
+        self.arm_ridge = float(ridge if arm_ridge is None else arm_ridge)
+        if not (math.isfinite(self.arm_ridge) and self.arm_ridge > 0):
+            raise ConfigurationError(f"arm_ridge must be a finite number > 0, got {arm_ridge!r}")
         self.forgetting = float(forgetting)
         self.hybrid = bool(hybrid)
         self.shared_dim = int(shared_dim) if hybrid else 0
@@ -129,7 +136,7 @@ class LinUCB:
             raise ConfigurationError(f"arm slot {key!r} exists already")
         self.ensure_columns(list(descriptor))
         d = self.dim
-        ridge = self.ridge * self.prior_scale
+        ridge = self.arm_ridge * self.prior_scale
         row = np.array([descriptor.get(c, 0.0) for c in self.columns])
         K, kdim = len(self.slots), self.k if self.hybrid else 0
         self.slots.append(key)
@@ -237,7 +244,7 @@ class LinUCB:
 
     def _refactor_slot(self, slot: int) -> None:
         """Recompute one arm's inverse from its sums (bounds floating-point drift)."""
-        A = self.A_raw[slot] + self.ridge * self.prior_scale * np.eye(self.dim)
+        A = self.A_raw[slot] + self.arm_ridge * self.prior_scale * np.eye(self.dim)
         new_inv = _sym_inv(A)
         if self.hybrid:
             Ba = self.B[slot]
@@ -249,7 +256,7 @@ class LinUCB:
 
     def refactor(self) -> None:
         """Recompute every derived quantity (inverses, Schur complement) from the sums."""
-        eye = self.ridge * self.prior_scale * np.eye(self.dim)
+        eye = self.arm_ridge * self.prior_scale * np.eye(self.dim)
         self.A_inv = np.stack([_sym_inv(a + eye) for a in self.A_raw]) if len(self.slots) \
             else np.zeros((0, self.dim, self.dim))
         if not self.hybrid:
@@ -267,6 +274,7 @@ class LinUCB:
         """Hyperparameters, JSON-ready."""
         return {
             "dim": self.dim, "alpha": self.alpha, "ridge": self.ridge,
+            "arm_ridge": self.arm_ridge,
             "forgetting": self.forgetting, "hybrid": self.hybrid,
             "shared_dim": self.shared_dim if self.hybrid else 8,
             "refactor_every": self.refactor_every, "projection_seed": self.projection_seed,
