@@ -54,8 +54,8 @@ def test_incremental_matches_direct(seed: int, steps: int, hybrid: bool, gamma: 
                                     refactor_every: int) -> None:
     rng = np.random.default_rng(seed)
     d = 4
-    policy = LinUCB(d, ridge=ridge, arm_ridge=arm_ridge, forgetting=gamma, hybrid=hybrid, shared_dim=3,
-                    refactor_every=refactor_every, projection_seed=seed)
+    policy = LinUCB(d, ridge=ridge, arm_ridge=arm_ridge, forgetting=gamma, hybrid=hybrid,
+                    shared_dim=3, refactor_every=refactor_every, projection_seed=seed)
     descriptors = [{"bias": 1.0, "model:a": 1.0}, {"bias": 1.0, "model:b": 1.0, "log_n": 0.4},
                    {"bias": 1.0, "model:a": 1.0, "log_n": 0.6}]
     for i, desc in enumerate(descriptors):
