@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 import uuid
@@ -13,17 +12,16 @@ from typing import Any
 import numpy as np
 
 from .arms import Arm, ArmSpace
-from .cost import CostModel, Price, estimate_tokens
+from .cost import CostModel, Price
 from .errors import (
     ConfigurationError,
     DuplicateFeedbackError,
-    InvalidFeaturesError,
     InvalidScoreError,
     MissingBackendError,
-    NoArmAllowedError,
     UnknownDecisionError,
 )
 from .features import Featurizer, HashingFeaturizer
+from .inputs import ArmSelector, check_number, context_of, select_arms
 from .objective import Objective, Pacer, Tradeoff
 from .policy.linucb import LinUCB
 from .results import Decision, Result
@@ -34,8 +32,6 @@ from .types import Message, Request, Usage, as_messages
 __all__ = ["Router"]
 
 log = logging.getLogger("uniscale")
-
-ArmSelector = Iterable[Arm | str] | Callable[[Arm], bool]
 
 
 class Router:
@@ -166,44 +162,6 @@ class Router:
             self._refresh_samples_per_call()
 
     # -- deciding ---------------------------------------------------------------------
-    def _context(
-        self, request: Any, features: Any, input_tokens: int | None
-    ) -> tuple[np.ndarray, int]:
-        if features is not None:
-            x = np.asarray(features, dtype=float)
-            if x.shape != (self.featurizer.dim,):
-                raise InvalidFeaturesError(
-                    f"features have shape {x.shape}, expected ({self.featurizer.dim},): pass "
-                    "a vector as long as the featurizer's dim, or pass the prompt instead"
-                )
-            if not np.all(np.isfinite(x)):
-                raise InvalidFeaturesError("features contain NaN or infinity: clean them first")
-            tokens = input_tokens
-            if tokens is None:
-                tokens = estimate_tokens(as_messages(request)) if request is not None else 0
-            return x.copy(), int(tokens)
-        if request is None:
-            raise ConfigurationError("decide() needs a prompt, messages, or features=")
-        messages = as_messages(request)
-        x = np.asarray(self.featurizer.transform(messages), dtype=float)
-        tokens = estimate_tokens(messages) if input_tokens is None else int(input_tokens)
-        return x, tokens
-
-    def _allowed(self, allowed: ArmSelector | None) -> list[Arm]:
-        if allowed is None:
-            return list(self.arms)
-        if callable(allowed):
-            chosen = [a for a in self.arms if allowed(a)]
-        else:
-            chosen = [a if isinstance(a, Arm) else self.arms.find(a) for a in allowed]
-            for arm in chosen:
-                self.arms.index(arm)
-        if not chosen:
-            raise NoArmAllowedError(
-                "allowed= leaves no arm to choose from: allow at least one arm of the router"
-            )
-        return chosen
-
     def decide(
         self,
         request: str | Message | Sequence[Any] | Mapping[str, Any] | None = None,
@@ -223,8 +181,8 @@ class Router:
         Returns:
             The decision; give its ``id`` to :meth:`feedback`.
         """
-        x, tokens = self._context(request, features, input_tokens)
-        candidates = self._allowed(allowed)
+        x, tokens = context_of(self.featurizer, request, features, input_tokens)
+        candidates = select_arms(self.arms, allowed)
         with self._lock:
             return self._decide(x, tokens, candidates, new_request=True)
 
@@ -257,18 +215,6 @@ class Router:
         return decision
 
     # -- learning ---------------------------------------------------------------------
-    @staticmethod
-    def _check_number(name: str, value: Any, upper: float | None) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-            raise InvalidScoreError(f"{name} must be a number, got {value!r}")
-        number = float(value)
-        if not math.isfinite(number):
-            raise InvalidScoreError(f"{name} is {number}: pass a finite number")
-        if number < 0 or (upper is not None and number > upper):
-            bound = f"between 0 and {upper:g}" if upper is not None else ">= 0"
-            raise InvalidScoreError(f"{name} must be {bound}, got {number}: rescale it")
-        return number
-
     def feedback(self, decision_id: str, score: float, cost: float | None = None) -> bool:
         """Learn the quality a decision achieved.
 
@@ -286,8 +232,8 @@ class Router:
             DuplicateFeedbackError: Feedback for this id was already given.
         """
         try:
-            value = self._check_number("score", score, 1.0)
-            spent = None if cost is None else self._check_number("cost", cost, None)
+            value = check_number("score", score, 1.0)
+            spent = None if cost is None else check_number("cost", cost, None)
             with self._lock:
                 pending = self.pending.get(str(decision_id))
                 slot = self.policy.slot(pending.arm)
