@@ -222,3 +222,18 @@ def test_decide_then_run_and_report_failure_of_own_call() -> None:
     spent_on_failure = us.Price(1, 1).cost(us.Usage(input_tokens=3, output_tokens=7))
     assert router.pacer.spent == pytest.approx(result.cost + spent_on_failure + served.cost)
     assert router.report_failure(router.decide("q", allowed=[strong])) is None
+
+
+def test_model_names_with_slashes_and_arms_removed_after_deciding() -> None:
+    arms = us.ArmSpace.product(["openai/gpt-4o-mini", "meta-llama/llama-3"], [us.Single()])
+    prices = {"openai/gpt-4o-mini": us.Price(0.15, 0.6), "meta-llama/llama-3": us.Price(1, 1)}
+    backends = {m: us.FakeBackend(["ok"]) for m in prices}
+    router = us.Router(arms, prices, backends=backends)
+    result = router.invoke("q", allowed=[arms[0]])
+    assert result.cost == pytest.approx(prices["openai/gpt-4o-mini"].cost(result.usage))
+    d = router.decide("q", allowed=[arms[1]])
+    router.remove_arm(arms[1])
+    spent = router.observe(d.id, us.Usage(input_tokens=10, output_tokens=10, calls=1))
+    assert spent == pytest.approx(prices["meta-llama/llama-3"].cost(us.Usage(10, 10)))
+    assert router.feedback(d.id, 1.0)
+    assert us.ArmSpace.product(["a"]).get("a/single/1") == us.Arm("a", us.Single())

@@ -65,6 +65,7 @@ class ArmSpace:
     def __init__(self, arms: Iterable[Arm]) -> None:
         self._arms: list[Arm] = []
         self._index: dict[Arm, int] = {}
+        self._by_key: dict[str, Arm] = {}
         self._columns: list[str] = []
         for arm in arms:
             self.add(arm)
@@ -146,10 +147,14 @@ class ArmSpace:
 
     def find(self, key: str) -> Arm:
         """The arm whose :attr:`Arm.key` is ``key``."""
-        for arm in self._arms:
-            if arm.key == key:
-                return arm
-        raise ConfigurationError(f"no arm with key {key!r}; known: {[a.key for a in self]}")
+        arm = self.get(key)
+        if arm is None:
+            raise ConfigurationError(f"no arm with key {key!r}; known: {[a.key for a in self]}")
+        return arm
+
+    def get(self, key: str) -> Arm | None:
+        """The arm whose :attr:`Arm.key` is ``key``, or ``None``."""
+        return self._by_key.get(key)
 
     # -- mutation --------------------------------------------------------------------
     def add(self, arm: Arm) -> int:
@@ -163,6 +168,7 @@ class ArmSpace:
         if arm in self._index:
             raise ConfigurationError(f"arm {arm} is already in the arm space")
         self._index[arm] = len(self._arms)
+        self._by_key[arm.key] = arm
         self._arms.append(arm)
         for column in (f"model:{arm.model}", f"strategy:{arm.strategy.key}"):
             if column not in self._columns:
@@ -175,6 +181,7 @@ class ArmSpace:
         if len(self._arms) == 1:
             raise ConfigurationError("cannot remove the last arm of an ArmSpace")
         del self._arms[i]
+        del self._by_key[arm.key]
         self._index = {a: j for j, a in enumerate(self._arms)}
 
     # -- descriptors -----------------------------------------------------------------

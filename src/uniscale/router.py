@@ -274,9 +274,8 @@ class Router:
         """
         with self._lock:
             pending = self.pending.get(str(decision_id))
-            arm = self.arms.find(pending.arm) if pending.arm in {a.key for a in self.arms} \
-                else None
-            model = pending.arm.split("/", 1)[0]
+            arm = self.arms.get(pending.arm)  # None when removed since the decision
+            model = arm.model if arm is not None else pending.arm.rsplit("/", 2)[0]
             cost = self.costs.observed_cost(model, usage) + extra_cost
             if arm is not None:
                 self.costs.observe(arm, usage.output_tokens, samples,
