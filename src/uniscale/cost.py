@@ -156,14 +156,7 @@ class CostModel:
 
     def predict(self, arm: Arm, input_tokens: int) -> float:
         """Predicted USD of running ``arm`` on a request of ``input_tokens`` tokens."""
-        price = self.price(arm.model)
-        per_call = max(input_tokens + self.expected_extra_input_tokens(arm), 0.0)
-        usd = (
-            price.input * per_call * self.calls(arm)
-            + price.output * self.expected_output_tokens(arm) * arm.n
-        ) / 1_000_000
-        scorer = getattr(arm.strategy, "expected_scorer_cost", 0.0)
-        return usd + scorer * arm.n
+        return float(self.predict_all([arm], input_tokens)[0])
 
     def predict_all(self, arms: Sequence[Arm], input_tokens: int) -> np.ndarray:
         """:meth:`predict` for every arm, sharing the work of arms of one (model, strategy)."""

@@ -36,6 +36,21 @@ class Pending:
     observed_cost: float | None = None
 
 
+def duplicate_error(decision_id: str) -> DuplicateFeedbackError:
+    """The error for a second feedback on one decision."""
+    return DuplicateFeedbackError(
+        f"decision {decision_id!r} already received feedback; each decision takes one score"
+    )
+
+
+def expired_error(decision_id: str, ttl: float) -> ExpiredDecisionError:
+    """The error for feedback that arrived after the time-to-live."""
+    return ExpiredDecisionError(
+        f"decision {decision_id!r} expired: feedback must arrive within {ttl:g} s "
+        "(raise feedback_ttl= on the Router to wait longer)"
+    )
+
+
 class PendingStore:
     """Decisions awaiting feedback, forgotten after ``ttl`` seconds.
 
@@ -96,15 +111,9 @@ class PendingStore:
             return item
         why = self._done.get(decision_id)
         if why == "answered":
-            raise DuplicateFeedbackError(
-                f"decision {decision_id!r} already received feedback; each decision takes "
-                "one score"
-            )
+            raise duplicate_error(decision_id)
         if why == "expired":
-            raise ExpiredDecisionError(
-                f"decision {decision_id!r} expired: feedback must arrive within "
-                f"{self.ttl:g} s (raise feedback_ttl= on the Router to wait longer)"
-            )
+            raise expired_error(decision_id, self.ttl)
         if why == "failed":
             raise UnknownDecisionError(
                 f"decision {decision_id!r} failed on its backend and was served by a fallback;"

@@ -20,12 +20,11 @@ import numpy as np
 from ..errors import (
     ConfigurationError,
     DuplicateFeedbackError,
-    ExpiredDecisionError,
     UnknownDecisionError,
 )
 from ..policy.linucb import LinUCB
 from .file import _decode, _encode
-from .memory import Pending
+from .memory import Pending, duplicate_error, expired_error
 
 if TYPE_CHECKING:
     from ..router import Router
@@ -91,16 +90,10 @@ class RedisPendingStore:
             item = _load_pending(json.loads(raw))
             if self.clock() - item.created <= self.ttl:
                 return item
-            raise ExpiredDecisionError(
-                f"decision {decision_id!r} expired: feedback must arrive within "
-                f"{self.ttl:g} s (raise feedback_ttl= on the Router to wait longer)"
-            )
+            raise expired_error(decision_id, self.ttl)
         why = self.client.get(self._key("done", decision_id))
         if why == b"answered":
-            raise DuplicateFeedbackError(
-                f"decision {decision_id!r} already received feedback; each decision takes "
-                "one score"
-            )
+            raise duplicate_error(decision_id)
         raise UnknownDecisionError(
             f"unknown or expired decision id {decision_id!r}: pass the id of a Decision made "
             f"within the last {self.ttl:g} s by a replica sharing namespace "
