@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from .arms import Arm, ArmSpace
-from .cost import Price
+from .cost import Price, as_price
 from .errors import (
     ArmSpaceMismatchError,
     ConfigurationError,
     FeaturizerMismatchError,
     StateFileError,
+    UniScaleError,
 )
 from .features import Featurizer, HashingFeaturizer
 from .objective import Budget, Objective, Tradeoff
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from .router import Router
 
 __all__ = ["load_router", "save_router"]
+
+log = logging.getLogger("uniscale")
 
 
 def _arm_config(arm: Arm) -> dict[str, Any]:
@@ -105,35 +109,93 @@ def _check_featurizer(saved: dict[str, Any], featurizer: Featurizer | None) -> F
     return featurizer
 
 
+def _objective(config: Mapping[str, Any]) -> Objective:
+    config = dict(config)
+    kind = config.pop("kind")
+    return Tradeoff(**config) if kind == "tradeoff" else Budget(**config)
+
+
+def _price_text(prices: Mapping[str, Price]) -> dict[str, tuple[float, ...]]:
+    return {m: tuple(v for v in asdict(p).values() if v is not None) for m, p in prices.items()}
+
+
+def _settings(meta: Mapping[str, Any], space: ArmSpace, code: Mapping[str, Any]
+              ) -> tuple[dict[str, Any], list[str]]:
+    """The effective settings: what the code passed wins over what the file holds.
+
+    Returns the settings and, for each one the code changed, ``"name saved -> code"``.
+    """
+    settings = meta["settings"]
+    saved: dict[str, Any] = {
+        "prices": {m: Price(**p) for m, p in meta["prices"].items()},
+        "objective": _objective(meta["objective"]),
+        "alpha": float(meta["policy_config"]["alpha"]),
+        "fallback": [space.find(k) for k in settings["fallback"]],
+        "prune": bool(settings["prune"]),
+        "feedback_ttl": float(settings["feedback_ttl"]),
+        "on_invalid_feedback": settings["on_invalid_feedback"],
+        "prior_output_tokens": float(meta["cost_model"]["prior_output_tokens"]),
+    }
+    effective = dict(saved)
+    changed: list[str] = []
+    old: Any
+    new: Any
+    for name, value in code.items():
+        if value is None or name not in saved:
+            continue
+        if name == "prices":
+            value = {m: as_price(p) for m, p in value.items()}
+            old, new = _price_text(saved[name]), _price_text(value)
+        elif name == "fallback":
+            value = [a if isinstance(a, Arm) else space.find(str(a)) for a in value]
+            old, new = [a.key for a in saved[name]], [a.key for a in value]
+        else:
+            old, new = saved[name], value
+        if old != new:
+            changed.append(f"{name} {old!r} -> {new!r}")
+        effective[name] = value
+    return effective, changed
+
+
 def load_router(cls: type[Router], path: str, *, backends: Mapping[str, Any] | None,
                 featurizer: Featurizer | None, arms: ArmSpace | Iterable[Arm] | None,
-                clock: Callable[[], float]) -> Router:
-    """Rebuild a router from a state file."""
+                clock: Callable[[], float], settings: Mapping[str, Any] | None = None,
+                pending_store: Any = None) -> Router:
+    """Rebuild a router from a state file.
+
+    Settings given in ``settings`` (``prices``, ``objective``, ``alpha``, ``fallback``,
+    ``prune``, ``feedback_ttl``, ``on_invalid_feedback``, ``prior_output_tokens``; ``None``
+    = keep the saved one) win over the saved ones; the learned statistics are kept either
+    way, and one warning names every setting that differs from the file.
+    """
     meta, arrays = read_state(path)
     try:
         saved_arms = list(meta["arms"])
         feat_config = dict(meta["featurizer"])
-        objective_config = dict(meta["objective"])
-        kind = objective_config.pop("kind")
-        prices = {m: Price(**p) for m, p in meta["prices"].items()}
     except (KeyError, TypeError, ValueError) as exc:
         raise StateFileError(f"state file {path} lacks a field it needs: {exc}") from exc
     space = _check_arms(saved_arms, arms)
     feat = _check_featurizer(feat_config, featurizer)
-    objective: Objective = Tradeoff(**objective_config) if kind == "tradeoff" \
-        else Budget(**objective_config)
-    settings = meta["settings"]
-    config = meta["policy_config"]
+    try:
+        effective, changed = _settings(meta, space, settings or {})
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, UniScaleError) and not isinstance(exc, StateFileError):
+            raise
+        raise StateFileError(f"state file {path} holds unreadable settings: {exc}") from exc
+    if changed:
+        log.warning("uniscale: settings passed to Router.load replace those saved in %s "
+                    "(learned statistics kept): %s", path, "; ".join(changed))
+    config = dict(meta["policy_config"], alpha=effective["alpha"])
     router = cls(
-        space, prices, objective, backends, featurizer=feat, alpha=config["alpha"],
-        ridge=config["ridge"], arm_ridge=config.get("arm_ridge"),
+        space, effective["prices"], effective["objective"], backends, featurizer=feat,
+        alpha=config["alpha"], ridge=config["ridge"], arm_ridge=config.get("arm_ridge"),
         forgetting=config["forgetting"], hybrid=config["hybrid"],
-        shared_dim=config["shared_dim"], prune=settings["prune"],
-        feedback_ttl=settings["feedback_ttl"],
-        on_invalid_feedback=settings["on_invalid_feedback"],
-        fallback=[space.find(k) for k in settings["fallback"]],
-        prior_output_tokens=meta["cost_model"]["prior_output_tokens"],
-        seed=settings["seed"], clock=clock,
+        shared_dim=config["shared_dim"], prune=effective["prune"],
+        feedback_ttl=effective["feedback_ttl"],
+        on_invalid_feedback=effective["on_invalid_feedback"],
+        fallback=effective["fallback"],
+        prior_output_tokens=effective["prior_output_tokens"],
+        seed=meta["settings"]["seed"], clock=clock, pending_store=pending_store,
     )
     try:
         router.policy = LinUCB.from_state(config, meta["policy"], arrays)
@@ -143,7 +205,10 @@ def load_router(cls: type[Router], path: str, *, backends: Mapping[str, Any] | N
     if missing:
         raise ArmSpaceMismatchError(f"the saved statistics lack arms {missing}")
     router.costs.set_state(meta["cost_model"]["state"])
-    router.pacer.set_state(meta["pacer"])
+    pacer = dict(meta["pacer"])
+    if type(router.objective) is not type(_objective(meta["objective"])):
+        pacer["multiplier"] = router.pacer.multiplier  # λ learned for another kind of goal
+    router.pacer.set_state(pacer)
     router.pending.set_state(meta["pending"])
     router.rng.bit_generator.state = meta["rng"]
     router.stats = meta["stats"]

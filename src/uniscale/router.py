@@ -386,8 +386,19 @@ class Router:
     @classmethod
     def load(cls, path: str, *, backends: Mapping[str, Any] | None = None,
              featurizer: Featurizer | None = None, arms: ArmSpace | Iterable[Arm] | None = None,
-             clock: Callable[[], float] = time.time) -> Router:
+             clock: Callable[[], float] = time.time,
+             prices: Mapping[str, Price] | None = None, objective: Objective | None = None,
+             alpha: float | None = None, fallback: Sequence[Arm | str] | None = None,
+             prune: bool | None = None, feedback_ttl: float | None = None,
+             on_invalid_feedback: str | None = None,
+             prior_output_tokens: float | None = None,
+             pending_store: PendingStore | None = None) -> Router:
         """Load a router saved by :meth:`save`.
+
+        Settings passed here win over the saved ones (``None`` keeps the saved value);
+        the learned statistics are kept either way, and one warning on the ``uniscale``
+        logger names every setting that differs from the file. So an application that
+        builds its router from code can pass the same settings on every start.
 
         Args:
             path: The state file.
@@ -397,13 +408,28 @@ class Router:
             arms: Required when arms carry callables (a ``BestOfN`` scorer); checked
                 against the saved arm space.
             clock: Wall-clock function.
+            prices: Price per model (replaces the saved prices).
+            objective: :class:`Tradeoff` or :class:`Budget`; a learned Budget multiplier
+                is kept when both are Budgets.
+            alpha: Exploration width.
+            fallback: Fallback arms (arms or arm keys).
+            prune: Leave out dominated arms.
+            feedback_ttl: Seconds a decision waits for feedback.
+            on_invalid_feedback: ``"raise"`` or ``"ignore"``.
+            prior_output_tokens: Output tokens per sample assumed before usage is seen.
+            pending_store: Where decisions wait for feedback (not saved in the file).
 
         Raises:
             StateFileError: Corrupt or truncated file.
             ArmSpaceMismatchError: ``arms`` differ from the saved arm space.
             FeaturizerMismatchError: ``featurizer`` differs from the saved one.
+            ConfigurationError: A setting passed here is invalid.
         """
         from .persist import load_router
 
+        settings = {"prices": prices, "objective": objective, "alpha": alpha,
+                    "fallback": fallback, "prune": prune, "feedback_ttl": feedback_ttl,
+                    "on_invalid_feedback": on_invalid_feedback,
+                    "prior_output_tokens": prior_output_tokens}
         return load_router(cls, path, backends=backends, featurizer=featurizer, arms=arms,
-                           clock=clock)
+                           clock=clock, settings=settings, pending_store=pending_store)
