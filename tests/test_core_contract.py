@@ -14,7 +14,7 @@ import uniscale as us
 
 EXPECTED_ALL = [
     "AllSamplesFailedError", "Arm", "ArmSpace", "ArmSpaceMismatchError", "AsyncBackend",
-    "Backend", "BackendError", "BestOfN", "Budget", "Completion", "ConfigurationError",
+    "Backend", "BackendError", "BestOfN", "Budget", "Candidate", "Completion", "ConfigurationError",
     "CostModel", "Decision", "DuplicateFeedbackError", "EmbeddingFeaturizer",
     "EmptyRequestError", "ExpiredDecisionError", "FakeBackend", "Featurizer",
     "FeaturizerMismatchError", "HashingFeaturizer", "InvalidFeaturesError",

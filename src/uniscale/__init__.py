@@ -29,7 +29,7 @@ from .errors import (
 from .extract import extract_answer, majority_vote
 from .features import EmbeddingFeaturizer, Featurizer, HashingFeaturizer
 from .objective import Budget, Tradeoff
-from .results import Decision, Result
+from .results import Candidate, Decision, Result
 from .router import Router
 from .strategies import BestOfN, Judge, SelfConsistency, Single, Strategy
 from .types import Completion, Message, Request, Sample, Usage
@@ -46,6 +46,7 @@ __all__ = [
     "BackendError",
     "BestOfN",
     "Budget",
+    "Candidate",
     "Completion",
     "ConfigurationError",
     "CostModel",

@@ -20,6 +20,7 @@ from .errors import (
     MissingBackendError,
     UnknownDecisionError,
 )
+from .explain import CandidateTable
 from .features import Featurizer, HashingFeaturizer
 from .inputs import ArmSelector, check_number, context_of, select_arms
 from .objective import Objective, Pacer, Tradeoff
@@ -200,13 +201,16 @@ class Router:
             order = np.argsort(costs, kind="stable")
             best_cheaper = np.maximum.accumulate((mean - self.policy.alpha * width)[order])
             keep[order[1:]] = ucb[order[1:]] >= best_cheaper[:-1]
-        score = np.where(keep, ucb - lam * costs, -np.inf)
+        raw = ucb - lam * costs
+        score = np.where(keep, raw, -np.inf)
         top = np.flatnonzero(score >= score.max() - 1e-12)
         pick = int(top[0] if len(top) == 1 else self.rng.choice(top))
         decision = Decision(
             id=uuid.uuid4().hex, arm=arms[pick], predicted_cost=float(costs[pick]),
             quality=float(mean[pick]), ucb=float(ucb[pick]), cost_weight=lam,
             input_tokens=tokens, pruned=tuple(arms[i].key for i in np.flatnonzero(~keep)),
+            propensity=1.0 / len(top),
+            table=CandidateTable(arms, mean, width, ucb, costs, raw, keep, pick),
         )
         self.pending.put(Pending(decision.id, arms[pick].key, x, decision.predicted_cost,
                                  decision.predicted_cost, self.pending.clock()))
