@@ -22,6 +22,8 @@ EXPECTED_ALL = [
     "NoArmAllowedError", "Price", "Request", "Result", "Router", "Sample", "SelfConsistency",
     "Single", "StateFileError", "Strategy", "Tradeoff", "UniScaleError",
     "UnknownDecisionError", "Usage", "__version__", "extract_answer", "majority_vote",
+    # observability (issue 12)
+    "DecisionLog", "DecisionSink", "LogFileError", "LoggedDecision", "read_log",
 ]
 
 

@@ -19,6 +19,7 @@ from .errors import (
     FeaturizerMismatchError,
     InvalidFeaturesError,
     InvalidScoreError,
+    LogFileError,
     MissingBackendError,
     MissingPriceError,
     NoArmAllowedError,
@@ -28,6 +29,8 @@ from .errors import (
 )
 from .extract import extract_answer, majority_vote
 from .features import EmbeddingFeaturizer, Featurizer, HashingFeaturizer
+from .log import DecisionLog, DecisionSink
+from .logread import LoggedDecision, read_log
 from .objective import Budget, Tradeoff
 from .results import Candidate, Decision, Result
 from .router import Router
@@ -51,6 +54,8 @@ __all__ = [
     "ConfigurationError",
     "CostModel",
     "Decision",
+    "DecisionLog",
+    "DecisionSink",
     "DuplicateFeedbackError",
     "EmbeddingFeaturizer",
     "EmptyRequestError",
@@ -62,6 +67,8 @@ __all__ = [
     "InvalidFeaturesError",
     "InvalidScoreError",
     "Judge",
+    "LogFileError",
+    "LoggedDecision",
     "Message",
     "MissingBackendError",
     "MissingPriceError",
@@ -82,4 +89,5 @@ __all__ = [
     "__version__",
     "extract_answer",
     "majority_vote",
+    "read_log",
 ]

@@ -18,6 +18,7 @@ __all__ = [
     "FeaturizerMismatchError",
     "InvalidFeaturesError",
     "InvalidScoreError",
+    "LogFileError",
     "MissingBackendError",
     "MissingPriceError",
     "NoArmAllowedError",
@@ -76,6 +77,10 @@ class DuplicateFeedbackError(UniScaleError, ValueError):
 
 class StateFileError(UniScaleError, ValueError):
     """A saved state file is missing, corrupt or truncated."""
+
+
+class LogFileError(UniScaleError, ValueError):
+    """A decision log is missing or a line of it is not a decision-log record."""
 
 
 class ArmSpaceMismatchError(StateFileError):

@@ -23,6 +23,7 @@ from .errors import (
 from .explain import CandidateTable
 from .features import Featurizer, HashingFeaturizer
 from .inputs import ArmSelector, check_number, context_of, select_arms
+from .log import DecisionSink, LogTarget, open_log
 from .objective import Objective, Pacer, Tradeoff
 from .policy.linucb import LinUCB
 from .results import Decision, Result
@@ -64,6 +65,10 @@ class Router:
         pending_store: Where decisions wait for feedback (default: in memory); a
             :class:`~uniscale.store.redis.RedisPendingStore` lets any replica take the
             feedback of a decision another replica made.
+        log: Decision log: a JSONL file path or a callable taking each record (a dict),
+            or a :class:`~uniscale.log.DecisionSink`; read it with :func:`read_log`.
+        log_features: Write each decision's features to the log (needed to warm start
+            from it with :meth:`fit`); otherwise a digest.
     """
 
     def __init__(
@@ -88,6 +93,8 @@ class Router:
         seed: int = 0,
         clock: Callable[[], float] = time.time,
         pending_store: PendingStore | None = None,
+        log: LogTarget | DecisionSink | None = None,
+        log_features: bool = False,
     ) -> None:
         self.arms = arms if isinstance(arms, ArmSpace) else ArmSpace(arms)
         self.backends: dict[str, Any] = dict(backends or {})
@@ -120,6 +127,7 @@ class Router:
         for arm in self.fallback:
             self.arms.index(arm)
         self._refresh_samples_per_call()
+        self.decision_log = open_log(log, log_features=log_features)
 
     # -- configuration ----------------------------------------------------------------
     def _descriptor(self, arm: Arm) -> dict[str, float]:
@@ -187,8 +195,8 @@ class Router:
         with self._lock:
             return self._decide(x, tokens, candidates, new_request=True)
 
-    def _decide(self, x: np.ndarray, tokens: int, arms: list[Arm], *, new_request: bool
-                ) -> Decision:
+    def _decide(self, x: np.ndarray, tokens: int, arms: list[Arm], *, new_request: bool,
+                context: Mapping[str, Any] | None = None) -> Decision:
         slots = np.array([self.policy.slot(a.key) for a in arms], dtype=np.int64)
         self._refresh_samples_per_call()  # a backend may learn that its server refuses `n`
         mean, width = self.policy.estimate(x, slots)
@@ -216,6 +224,8 @@ class Router:
                                  decision.predicted_cost, self.pending.clock()))
         self.pacer.charge(decision.predicted_cost, new_request=new_request)
         self.stats["decisions"] += 1
+        if self.decision_log is not None:
+            self.decision_log.decision(decision, x[:self.featurizer.dim], context)
         return decision
 
     # -- learning ---------------------------------------------------------------------
@@ -246,6 +256,8 @@ class Router:
                     self._settle(pending, spent)
                 self.pending.close(pending.id)
                 self.stats["feedback"] += 1
+            if self.decision_log is not None:
+                self.decision_log.feedback(pending.id, value, spent)
             return True
         except (InvalidScoreError, UnknownDecisionError, DuplicateFeedbackError) as exc:
             if self.on_invalid_feedback == "raise":
@@ -286,7 +298,9 @@ class Router:
                                    input_tokens=usage.input_tokens, calls=usage.calls,
                                    request_tokens=request_tokens)
             self._settle(pending, cost)
-            return cost
+        if self.decision_log is not None:
+            self.decision_log.cost(pending.id, cost)
+        return cost
 
     # -- running ----------------------------------------------------------------------
     def _backend(self, arm: Arm) -> Any:
@@ -378,6 +392,12 @@ class Router:
                                input_tokens=input_tokens)
         base = self._request(messages, temperature, stop, max_tokens, options)
         return await aserve(self, decision, base)
+
+    def close(self) -> None:
+        """Close the decision log (the router keeps deciding, without logging)."""
+        if self.decision_log is not None:
+            self.decision_log.close()
+            self.decision_log = None
 
     # -- persistence ------------------------------------------------------------------
     def save(self, path: str) -> None:
