@@ -14,8 +14,9 @@ import uniscale as us
 
 EXPECTED_ALL = [
     "AllSamplesFailedError", "Arm", "ArmSpace", "ArmSpaceMismatchError", "AsyncBackend",
-    "Backend", "BackendError", "BestOfN", "Budget", "Candidate", "Completion", "ConfigurationError",
-    "CostModel", "Decision", "DuplicateFeedbackError", "EmbeddingFeaturizer",
+    "Backend", "BackendError", "BestOfN", "Budget", "Candidate", "Completion",
+    "ConfigurationError", "CostModel", "Decision", "DuplicateFeedbackError", "EarlyStop",
+    "EmbeddingFeaturizer",
     "EmptyRequestError", "ExpiredDecisionError", "FakeBackend", "Featurizer",
     "FeaturizerMismatchError", "HashingFeaturizer", "InvalidFeaturesError",
     "InvalidScoreError", "Judge", "Message", "MissingBackendError", "MissingPriceError",

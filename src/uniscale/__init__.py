@@ -34,6 +34,7 @@ from .logread import LoggedDecision, read_log
 from .objective import Budget, Tradeoff
 from .results import Candidate, Decision, Result
 from .router import Router
+from .stopping import EarlyStop
 from .strategies import BestOfN, Judge, SelfConsistency, Single, Strategy
 from .types import Completion, Message, Request, Sample, Usage
 
@@ -57,6 +58,7 @@ __all__ = [
     "DecisionLog",
     "DecisionSink",
     "DuplicateFeedbackError",
+    "EarlyStop",
     "EmbeddingFeaturizer",
     "EmptyRequestError",
     "ExpiredDecisionError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-__all__ = ["Extractor", "extract_answer", "majority_vote", "normalize_text"]
+__all__ = ["Extractor", "extract_answer", "majority_vote", "normalize_text", "vote_counts"]
 
 Extractor = Callable[[str], "str | None"]
 """Maps a generated text to the answer it gives, or ``None`` when it gives none."""
@@ -90,6 +90,18 @@ def extract_answer(text: str) -> str | None:
     return normalize_text(text) or None
 
 
+def vote_counts(answers: Sequence[str | None]) -> tuple[dict[str, int], dict[str, int]]:
+    """Votes per answer and the index of each answer's first vote (``None`` does not vote)."""
+    counts: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for i, answer in enumerate(answers):
+        if answer is None:
+            continue
+        counts[answer] = counts.get(answer, 0) + 1
+        first.setdefault(answer, i)
+    return counts, first
+
+
 def majority_vote(answers: Sequence[str | None]) -> tuple[int, float]:
     """Index of the first sample giving the most frequent answer, and its vote share.
 
@@ -101,13 +113,7 @@ def majority_vote(answers: Sequence[str | None]) -> tuple[int, float]:
     Returns:
         ``(index, share)``; ``(0, 0.0)`` when no sample gave an answer.
     """
-    counts: dict[str, int] = {}
-    first: dict[str, int] = {}
-    for i, answer in enumerate(answers):
-        if answer is None:
-            continue
-        counts[answer] = counts.get(answer, 0) + 1
-        first.setdefault(answer, i)
+    counts, first = vote_counts(answers)
     if not counts:
         return 0, 0.0
     best = max(counts, key=lambda a: (counts[a], -first[a]))

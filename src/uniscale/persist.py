@@ -73,8 +73,9 @@ def _strategy(config: Mapping[str, Any]) -> Strategy:
             f"the saved arms use strategy {config['name']!r}, which carries a callable: "
             "pass arms= (the same ArmSpace you saved with) to Router.load"
         )
+    extra = {"early_stop": config["early_stop"]} if config.get("early_stop") else {}
     return kind(variant=config["variant"], instruction=config.get("instruction"),
-                temperature=config["temperature"])
+                temperature=config["temperature"], **extra)
 
 
 def _check_arms(saved: list[dict[str, Any]], arms: ArmSpace | Iterable[Arm] | None) -> ArmSpace:

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from .errors import ConfigurationError
 from .extract import Extractor, extract_answer, majority_vote
+from .stopping import EarlyStop, as_early_stop
 from .types import Request, Sample, Usage
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "SelfConsistency",
     "Single",
     "Strategy",
+    "Tally",
 ]
 
 
@@ -93,9 +95,49 @@ class Strategy:
         """Choose the sample to return."""
         raise NotImplementedError
 
+    def waves(self, n: int) -> list[int]:
+        """Sizes of the waves the ``n`` samples are drawn in (one wave: no early stop)."""
+        return [n]
+
+    def tally(self, request: Request, n: int) -> Tally:
+        """A fresh running combination of the samples of one run of ``n`` samples."""
+        return Tally(self, request, n)
+
     def to_config(self) -> dict[str, Any]:
         """JSON description used to check saved state against the current arm space."""
         return {"name": self.name, "variant": self.variant, "temperature": self.temperature}
+
+
+class Tally:
+    """Combines one run's samples wave by wave and says when enough were drawn.
+
+    The base tally keeps the samples and aggregates them at the end; strategies that stop
+    early (or score as they go) override :meth:`add` and :meth:`done`.
+
+    Args:
+        strategy: The strategy of the run.
+        request: The backend request of the run.
+        n: Most samples the run may draw.
+    """
+
+    def __init__(self, strategy: Strategy, request: Request, n: int) -> None:
+        self.strategy = strategy
+        self.request = request
+        self.n = n
+        self.samples: list[Sample] = []
+        self.errors: list[BaseException] = []
+
+    def add(self, samples: list[Sample]) -> None:
+        """Take the samples of one wave."""
+        self.samples.extend(samples)
+
+    def done(self) -> bool:
+        """Whether the run can stop before drawing all ``n`` samples."""
+        return False
+
+    def result(self) -> Aggregate:
+        """How the samples taken so far combine."""
+        return self.strategy.aggregate(self.request, self.samples)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,20 +160,73 @@ class Single(Strategy):
 
 @dataclass(frozen=True, kw_only=True)
 class SelfConsistency(Strategy):
-    """n samples at temperature > 0; the majority answer wins.
+    """Up to n samples at temperature > 0; the majority answer wins.
+
+    With ``early_stop`` the samples are drawn in waves and the run stops as soon as the
+    stopping rule fires (see :class:`~uniscale.stopping.EarlyStop`); the arm's ``n`` is
+    then the most it may spend, and the cost is what it did spend.
 
     Attributes:
         extractor: Maps a sample to its answer; default :func:`extract_answer`.
+        early_stop: ``None`` (always ``n`` samples), ``True`` (the Beta rule at 0.95), a
+            rule name (``"decided"``, ``"beta"``, ``"dirichlet"``) or an
+            :class:`~uniscale.stopping.EarlyStop`.
     """
 
     name: ClassVar[str] = "sc"
     temperature: float | None = 0.7
     extractor: Extractor = field(default=extract_answer, compare=False)
+    early_stop: EarlyStop | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "early_stop", as_early_stop(self.early_stop))
+
+    @property
+    def key(self) -> str:
+        """Stable name, e.g. ``"sc:pot"``, or ``"sc:pot+beta0.95"`` with early stop."""
+        base = super().key
+        return base if self.early_stop is None else f"{base}+{self.early_stop.key}"
 
     def aggregate(self, request: Request, samples: list[Sample]) -> Aggregate:
-        answers = [self.extractor(s.text) for s in samples]
-        index, share = majority_vote(answers)
-        return Aggregate(index=index, answer=answers[index], agreement=share)
+        return _vote([self.extractor(s.text) for s in samples])
+
+    def waves(self, n: int) -> list[int]:
+        return [n] if self.early_stop is None else self.early_stop.waves(n)
+
+    def tally(self, request: Request, n: int) -> Tally:
+        return _VoteTally(self, request, n)
+
+    def to_config(self) -> dict[str, Any]:
+        config = super().to_config()
+        if self.early_stop is not None:
+            config["early_stop"] = self.early_stop.to_config()
+        return config
+
+
+def _vote(answers: list[str | None]) -> Aggregate:
+    index, share = majority_vote(answers)
+    return Aggregate(index=index, answer=answers[index] if answers else None, agreement=share)
+
+
+class _VoteTally(Tally):
+    """Extracts each sample's answer once and applies the early-stop rule after a wave."""
+
+    strategy: SelfConsistency
+
+    def __init__(self, strategy: SelfConsistency, request: Request, n: int) -> None:
+        super().__init__(strategy, request, n)
+        self.answers: list[str | None] = []
+
+    def add(self, samples: list[Sample]) -> None:
+        super().add(samples)
+        self.answers.extend(self.strategy.extractor(s.text) for s in samples)
+
+    def done(self) -> bool:
+        rule = self.strategy.early_stop
+        return rule is not None and rule.should_stop(self.answers, self.n)
+
+    def result(self) -> Aggregate:
+        return _vote(self.answers)
 
 
 @dataclass(frozen=True)
