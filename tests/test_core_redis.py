@@ -107,3 +107,64 @@ def test_sync_refuses_forgetting_and_other_arm_spaces(arms: us.ArmSpace,
     other = us.ArmSpace.product(["small", "large"], [us.Single()])
     with pytest.raises(us.ConfigurationError, match="another arm space"):
         RedisSync(make(other, prices, client), client, namespace="x", replica="b").sync()
+
+
+def test_claim_comes_first_and_loser_learns_nothing(
+        arms: us.ArmSpace, prices: dict[str, us.Price], client: Any) -> None:
+    a, b = make(arms, prices, client), make(arms, prices, client)
+    sync_a = RedisSync(a, client, namespace="t", replica="a")
+    sync_b = RedisSync(b, client, namespace="t", replica="b")
+    d = a.decide("what is 2+2?")
+    assert b.feedback(d.id, 1.0)
+    with pytest.raises(us.DuplicateFeedbackError):
+        a.feedback(d.id, 1.0)  # the loser of the race applies nothing
+    assert a.policy.updates == 0
+    sync_a.sync()
+    sync_b.sync()
+    assert a.policy.updates == b.policy.updates == 1
+    assert float(a.policy.counts.sum()) == 1.0
+
+
+def test_redis_down_is_a_uniscale_error_and_changes_nothing(
+        arms: us.ArmSpace, prices: dict[str, us.Price], client: Any) -> None:
+    from uniscale.errors import StoreUnavailableError
+
+    router = make(arms, prices, client)
+    d = router.decide("q")
+    broken = connect("redis://127.0.0.1:1/0")  # nothing listens there
+    router.pending.client = broken
+    router.pending._claim = broken.register_script("return 1")
+    with pytest.raises(StoreUnavailableError, match="retry"):
+        router.feedback(d.id, 1.0)
+    with pytest.raises(StoreUnavailableError):
+        router.decide("q")
+    assert router.policy.updates == 0 and router.stats["feedback"] == 0
+    assert router.stats["decisions"] == 1
+
+
+def test_retry_after_a_lost_reply_learns_once(
+        arms: us.ArmSpace, prices: dict[str, us.Price], client: Any) -> None:
+    """The claim ran on the server but its reply was lost: the retry is not a duplicate."""
+    import redis
+
+    router = make(arms, prices, client)
+    sync = RedisSync(router, client, namespace="t", replica="r")
+    d = router.decide("q")
+    store = router.pending
+    real = store._claim
+
+    def lost_reply(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)
+        raise redis.exceptions.ConnectionError("reply lost")
+
+    store._claim = lost_reply
+    from uniscale.errors import StoreUnavailableError
+
+    with pytest.raises(StoreUnavailableError):
+        router.feedback(d.id, 1.0)
+    store._claim = real
+    assert router.feedback(d.id, 1.0)  # acknowledged: the earlier claim holds
+    with pytest.raises(us.DuplicateFeedbackError):
+        router.feedback(d.id, 1.0)
+    sync.sync()
+    assert router.policy.updates == 1

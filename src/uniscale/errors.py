@@ -23,6 +23,7 @@ __all__ = [
     "MissingPriceError",
     "NoArmAllowedError",
     "StateFileError",
+    "StoreUnavailableError",
     "UniScaleError",
     "UnknownDecisionError",
 ]
@@ -89,6 +90,10 @@ class ArmSpaceMismatchError(StateFileError):
 
 class FeaturizerMismatchError(StateFileError):
     """A saved state was learned with another featurizer than the one supplied."""
+
+
+class StoreUnavailableError(UniScaleError, ConnectionError):
+    """A shared store (Redis) could not be reached; nothing was changed by the call."""
 
 
 class BackendError(UniScaleError, RuntimeError):

@@ -244,17 +244,19 @@ class Router:
             InvalidScoreError: Score or cost is NaN, infinite or out of range.
             UnknownDecisionError: Unknown or expired id.
             DuplicateFeedbackError: Feedback for this id was already given.
+            StoreUnavailableError: A shared pending store could not be reached; nothing
+                was learned (retry: a retry by this router learns it at most once).
         """
         try:
             value = check_number("score", score, 1.0)
             spent = None if cost is None else check_number("cost", cost, None)
             with self._lock:
-                pending = self.pending.get(str(decision_id))
-                slot = self.policy.slot(pending.arm)
-                self.policy.update(slot, pending.x, value)
-                if spent is not None:
-                    self._settle(pending, spent)
-                self.pending.close(pending.id)
+                # claim first: only the caller whose claim succeeds learns the score
+                pending = self.pending.close(str(decision_id), reward=value)
+                if pending is not None:  # None: an earlier attempt already recorded it
+                    self.policy.update(self.policy.slot(pending.arm), pending.x, value)
+                    if spent is not None:
+                        self._settle(pending, spent)
                 self.stats["feedback"] += 1
             if self.decision_log is not None:
                 self.decision_log.feedback(pending.id, value, spent)

@@ -25,10 +25,10 @@ def next_fallback(router: Router, decision: Decision, failed: list[Arm],
     failed attempt used (``usage``), or refunded the predicted cost when nothing is known.
     """
     with router._lock:
-        router.pending.get(decision.id)  # a clear error if it is not pending any more
+        pending = router.pending.close(decision.id, "failed")  # a clear error if not pending
+        assert pending is not None  # only answered claims may have been recorded earlier
         failures = router.stats["failures"]
         failures[decision.arm.key] = failures.get(decision.arm.key, 0) + 1
-        pending = router.pending.close(decision.id, "failed")
         used = 0.0 if usage is None else router.costs.observed_cost(decision.arm.model, usage)
         router.pacer.charge(used - pending.charged, new_request=False)
         for arm in router.fallback if fallback else ():

@@ -124,8 +124,27 @@ class PendingStore:
             "issued (decision.id), and load saved state before giving feedback after a restart"
         )
 
-    def close(self, decision_id: str, why: str = "answered") -> Pending:
-        """Remove a pending decision for good."""
+    def close(self, decision_id: str, why: str = "answered", *,
+              reward: float | None = None) -> Pending | None:
+        """Claim a pending decision: remove it for good and return it.
+
+        The claim comes first: the caller learns from the returned decision only after
+        it succeeded, so a decision is never learned twice.
+
+        Args:
+            decision_id: The decision.
+            why: ``"answered"`` (feedback) or ``"failed"`` (its backend failed).
+            reward: The score being learned (shared stores journal it with the claim).
+
+        Returns:
+            The decision (never ``None`` here; a shared store returns ``None`` when an
+            earlier attempt of this replica already recorded the claim).
+
+        Raises:
+            DuplicateFeedbackError, ExpiredDecisionError, UnknownDecisionError: As
+                :meth:`get`.
+        """
+        self.get(decision_id)
         item = self._pending.pop(decision_id)
         self._mark(decision_id, why)
         return item

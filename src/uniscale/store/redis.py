@@ -1,10 +1,26 @@
 """Share pending decisions and learned statistics between router replicas via Redis.
 
-LinUCB statistics are sums, so replicas learn independently and add up: each replica
-publishes the sums of its own observations under its own hash field, and
-:meth:`RedisSync.sync` rebuilds the policy from the total of every replica's sums.
 Pending decisions live in Redis keys with a time-to-live, so feedback may reach any
-replica. Requires ``pip install 'uniscale[redis]'``.
+replica. A feedback *claims* its decision in one server-side script, which removes the
+pending key, marks the id answered and, when a :class:`RedisSync` is attached, appends
+the observation (context, arm, score) to the replica's journal in Redis, all at once.
+Only after the claim succeeded does the replica update its own policy, so a replica that
+loses a race learns nothing, and a Redis failure changes nothing
+(:class:`~uniscale.StoreUnavailableError`).
+
+LinUCB statistics are sums, so replicas add up: :meth:`RedisSync.sync` folds the
+replica's journal into its published sums (one hash field per replica, written in the
+same transaction that trims the journal) and rebuilds the policy from every replica's
+sums plus every journal. An acknowledged feedback is therefore in Redis before
+``feedback`` returns: a replica killed between two syncs loses nothing, because the
+others count its journal and its published sums.
+
+Durability is Redis's: with AOF persistence (``appendonly yes``, ``appendfsync always``)
+a Redis restart loses no acknowledged feedback. Without persistence a restart empties
+Redis: live replicas re-publish the sums they already folded at their next sync, but the
+journals since their last sync and everything a dead replica had published are gone, and
+feedback for decisions made before the restart raises ``UnknownDecisionError``.
+Requires ``pip install 'uniscale[redis]'``.
 """
 
 from __future__ import annotations
@@ -12,41 +28,30 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
-
-from ..errors import (
-    ConfigurationError,
-    DuplicateFeedbackError,
-    UnknownDecisionError,
-)
-from ..policy.linucb import LinUCB
-from .file import _decode, _encode
+from ..errors import UnknownDecisionError
 from .memory import Pending, duplicate_error, expired_error
-
-if TYPE_CHECKING:
-    from ..router import Router
+from .redis_common import connect, dump_pending, load_pending, reachable
+from .redis_sync import RedisSync
 
 __all__ = ["RedisPendingStore", "RedisSync", "connect"]
 
-_SUMS = ("A_raw", "B", "b", "counts", "S_zz", "zr")
-
-
-def connect(url: str) -> Any:
-    """A Redis client for ``url``.
-
-    Raises:
-        ImportError: When the ``redis`` package is missing.
-    """
-    try:
-        import redis
-    except ImportError as exc:  # pragma: no cover - exercised without the extra
-        raise ImportError(
-            "uniscale.store.redis needs the redis package: pip install 'uniscale[redis]'"
-        ) from exc
-    return redis.Redis.from_url(url)
+# KEYS: pending, done, journal. ARGV: done value, ttl ms, score ("" = no journal).
+_CLAIM = """
+local v = redis.call('GET', KEYS[1])
+if not v then
+  return {0, redis.call('GET', KEYS[2]) or ''}
+end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', tonumber(ARGV[2]))
+if ARGV[3] ~= '' then
+  redis.call('RPUSH', KEYS[3], '{"r":' .. ARGV[3] .. ',"p":' .. v .. '}')
+end
+return {1, v}
+"""
 
 
 class RedisPendingStore:
@@ -57,6 +62,10 @@ class RedisPendingStore:
         ttl: Seconds a decision waits for feedback.
         namespace: Key prefix shared by the replicas of one router.
         clock: Wall-clock function.
+
+    Attributes:
+        journal: Redis list that claims append their observation to (set by
+            :class:`RedisSync`; ``None``: claims journal nothing).
     """
 
     def __init__(self, client: Any, ttl: float = 86_400.0, *, namespace: str = "uniscale",
@@ -65,52 +74,94 @@ class RedisPendingStore:
         self.ttl = float(ttl)
         self.namespace = namespace
         self.clock = clock
+        self.journal: str | None = None
+        self._claim = client.register_script(_CLAIM)
+        self._tokens: OrderedDict[str, str] = OrderedDict()  # claims whose reply was lost
+
+    @property
+    def _px(self) -> int:
+        return max(int(self.ttl * 1000), 1)
 
     def _key(self, kind: str, decision_id: str) -> str:
         return f"{self.namespace}:{kind}:{decision_id}"
 
     def __len__(self) -> int:
-        return sum(1 for _ in self.client.scan_iter(self._key("pending", "*")))
+        with reachable("counting pending decisions"):
+            return sum(1 for _ in self.client.scan_iter(self._key("pending", "*")))
 
     def __iter__(self) -> Iterator[Pending]:
-        for key in self.client.scan_iter(self._key("pending", "*")):
-            raw = self.client.get(key)
+        with reachable("listing pending decisions"):
+            keys = list(self.client.scan_iter(self._key("pending", "*")))
+            values = self.client.mget(keys) if keys else []
+        for raw in values:
             if raw is not None:
-                yield _load_pending(json.loads(raw))
+                yield load_pending(json.loads(raw))
 
     def put(self, item: Pending) -> None:
         """Hold ``item`` for ``ttl`` seconds."""
-        self.client.set(self._key("pending", item.id), json.dumps(_dump_pending(item)),
-                        px=max(int(self.ttl * 1000), 1))
+        with reachable("storing a decision"):
+            self.client.set(self._key("pending", item.id), dump_pending(item), px=self._px)
 
     def get(self, decision_id: str) -> Pending:
         """The pending decision, or the reason it is not pending (see PendingStore.get)."""
-        raw = self.client.get(self._key("pending", decision_id))
+        with reachable("reading a decision"):
+            raw = self.client.get(self._key("pending", decision_id))
+            why = None if raw is not None else self.client.get(self._key("done", decision_id))
         if raw is not None:
-            item = _load_pending(json.loads(raw))
+            item = load_pending(json.loads(raw))
             if self.clock() - item.created <= self.ttl:
                 return item
             raise expired_error(decision_id, self.ttl)
-        why = self.client.get(self._key("done", decision_id))
-        if why == b"answered":
-            raise duplicate_error(decision_id)
-        raise UnknownDecisionError(
+        raise self._not_pending(decision_id, why or b"")
+
+    def _not_pending(self, decision_id: str, why: bytes) -> Exception:
+        if why.startswith(b"answered"):
+            return duplicate_error(decision_id)
+        if why == b"failed":
+            return UnknownDecisionError(
+                f"decision {decision_id!r} failed on its backend and was served by a "
+                "fallback; give feedback to the decision of the result you received")
+        return UnknownDecisionError(
             f"unknown or expired decision id {decision_id!r}: pass the id of a Decision made "
             f"within the last {self.ttl:g} s by a replica sharing namespace "
             f"{self.namespace!r}"
         )
 
-    def close(self, decision_id: str, why: str = "answered") -> Pending:
-        """Remove a pending decision for good; exactly one replica wins a race."""
-        pipe = self.client.pipeline()
-        pipe.getdel(self._key("pending", decision_id))
-        pipe.set(self._key("done", decision_id), why, px=max(int(self.ttl * 1000), 1))
-        raw, _ = pipe.execute()
-        if raw is None:
-            raise DuplicateFeedbackError(
-                f"decision {decision_id!r} was closed by another replica meanwhile"
-            )
-        return _load_pending(json.loads(raw))
+    def close(self, decision_id: str, why: str = "answered", *,
+              reward: float | None = None) -> Pending | None:
+        """Claim a pending decision atomically; exactly one replica wins a race.
+
+        Returns:
+            The decision; ``None`` when an earlier attempt of this store already claimed
+            it but its reply was lost (the claim and its journal entry are in Redis).
+
+        Raises:
+            DuplicateFeedbackError: Another replica (or an earlier call) claimed it.
+            UnknownDecisionError: Unknown, expired or failed id.
+            StoreUnavailableError: Redis failed; retry with the same id.
+        """
+        answered = why == "answered"
+        token = self._tokens.get(decision_id) or uuid.uuid4().hex
+        done = f"answered:{token}" if answered else why
+        journal = self.journal if answered and reward is not None else None
+        keys = [self._key("pending", decision_id), self._key("done", decision_id),
+                journal or self._key("journal", "none")]
+        try:
+            with reachable("claiming a decision"):
+                won, raw = self._claim(keys=keys, args=[
+                    done, self._px, "" if journal is None else repr(float(reward or 0.0))])
+        except Exception:
+            if answered:
+                self._tokens[decision_id] = token
+                while len(self._tokens) > 10_000:
+                    self._tokens.popitem(last=False)
+            raise
+        self._tokens.pop(decision_id, None)
+        if won:
+            return load_pending(json.loads(raw))
+        if answered and raw == done.encode():
+            return None
+        raise self._not_pending(decision_id, raw or b"")
 
     def state(self) -> list[dict[str, object]]:
         """Pending decisions live in Redis, not in saved files."""
@@ -119,79 +170,4 @@ class RedisPendingStore:
     def set_state(self, items: list[dict[str, object]]) -> None:
         """Restore pending decisions from a file into Redis."""
         for raw in items:
-            self.put(_load_pending(raw))
-
-
-def _dump_pending(item: Pending) -> dict[str, object]:
-    return {"id": item.id, "arm": item.arm, "x": item.x.tolist(),
-            "predicted_cost": item.predicted_cost, "charged": item.charged,
-            "created": item.created, "observed_cost": item.observed_cost}
-
-
-def _load_pending(raw: dict[str, Any]) -> Pending:
-    cost = raw.get("observed_cost")
-    return Pending(str(raw["id"]), str(raw["arm"]), np.asarray(raw["x"], dtype=float),
-                   float(raw["predicted_cost"]), float(raw["charged"]), float(raw["created"]),
-                   None if cost is None else float(cost))
-
-
-class RedisSync:
-    """Adds up the statistics that router replicas learned, through one Redis hash.
-
-    Call :meth:`sync` now and then (every few seconds or hundred feedbacks): it publishes
-    what this replica learned since its last sync and reloads the total.
-
-    Args:
-        router: This replica's router. Every replica must have the same arm space and
-            featurizer, and no forgetting (discounted sums do not add up across replicas).
-        client: A ``redis.Redis`` client.
-        namespace: Key prefix shared by the replicas.
-        replica: This replica's name (default: a random id).
-    """
-
-    def __init__(self, router: Router, client: Any, *, namespace: str = "uniscale",
-                 replica: str | None = None) -> None:
-        if router.policy.forgetting != 1.0:
-            raise ConfigurationError(
-                "RedisSync needs forgetting=1.0: discounted statistics do not add up across "
-                "replicas"
-            )
-        self.router = router
-        self.client = client
-        self.key = f"{namespace}:stats"
-        self.replica = replica or uuid.uuid4().hex
-        self._own = {name: np.zeros_like(getattr(router.policy, name)) for name in _SUMS}
-        self._base = {name: np.array(getattr(router.policy, name)) for name in _SUMS}
-        self._prior = {name: np.array(getattr(router.policy, name)) for name in _SUMS}
-        self._own_updates = 0
-        self._base_updates = router.policy.updates
-
-    def sync(self) -> None:
-        """Publish this replica's sums and load every replica's total into the router."""
-        with self.router._lock:
-            policy = self.router.policy
-            for name in _SUMS:
-                self._own[name] = self._own[name] + getattr(policy, name) - self._base[name]
-            self._own_updates += policy.updates - self._base_updates
-            blob = {"slots": policy.slots, "columns": policy.columns,
-                    "updates": self._own_updates,
-                    "sums": {name: _encode(value) for name, value in self._own.items()}}
-            self.client.hset(self.key, self.replica, json.dumps(blob))
-            total = {name: self._prior[name].copy() for name in _SUMS}
-            updates = 0
-            for field, raw in self.client.hgetall(self.key).items():
-                other = json.loads(raw)
-                if other["slots"] != policy.slots or other["columns"] != policy.columns:
-                    raise ConfigurationError(
-                        f"replica {field!r} uses another arm space; every replica sharing "
-                        f"{self.key!r} needs the same arms in the same order"
-                    )
-                for name in _SUMS:
-                    total[name] += _decode(other["sums"][name])
-                updates += int(other["updates"])
-            meta, arrays = policy.state()
-            arrays.update(total)
-            meta["updates"] = updates
-            self.router.policy = LinUCB.from_state(policy.config(), meta, arrays)
-            self._base = {name: np.array(value) for name, value in total.items()}
-            self._base_updates = updates
+            self.put(load_pending(raw))
