@@ -259,7 +259,7 @@ class Router:
                         self._settle(pending, spent)
                 self.stats["feedback"] += 1
             if self.decision_log is not None:
-                self.decision_log.feedback(pending.id, value, spent)
+                self.decision_log.feedback(str(decision_id), value, spent)
             return True
         except (InvalidScoreError, UnknownDecisionError, DuplicateFeedbackError) as exc:
             if self.on_invalid_feedback == "raise":
