@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--limit", type=int, default=None,
                       help="use only this many prompts per table")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    from .logcli import add_log_commands
+
+    add_log_commands(sub)
     return parser
 
 
@@ -326,12 +330,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status.
     """
+    from .errors import UniScaleError
+    from .logcli import LOG_COMMANDS, run_log_command
+
     args = _parser().parse_args(argv)
     try:
         if args.command == "bench":
             return _bench(args)
+        if args.command in LOG_COMMANDS:
+            return run_log_command(args)
         return _demo(args)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, UniScaleError) as exc:
         print(f"uniscale: {exc}", file=sys.stderr)
         return 2
 
