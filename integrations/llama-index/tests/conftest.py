@@ -15,6 +15,7 @@ from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
     ChatResponseAsyncGen,
+    ChatResponseGen,
     CompletionResponse,
     CompletionResponseAsyncGen,
     CompletionResponseGen,
@@ -73,7 +74,8 @@ class ScriptedLLM(CustomLLM):
             chunks.append(CompletionResponse(text=text, delta=delta, raw=raw))
         return chunks
 
-    # Every method emits its own events once (CustomLLM's async defaults would emit twice).
+    # Every method emits its own events once, like a provider's LLM (CustomLLM's chat and
+    # async defaults would emit twice: once themselves, once from the complete they call).
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         return self._next(prompt, kwargs)
@@ -101,6 +103,17 @@ class ScriptedLLM(CustomLLM):
                 yield chunk
 
         return gen()
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return completion_response_to_chat_response(
+            self._next(messages_to_prompt(messages), kwargs))
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        chunks = self._chunks(messages_to_prompt(messages), kwargs)
+        return (ChatResponse(message=ChatMessage(role="assistant", content=c.text),
+                             delta=c.delta, raw=c.raw) for c in chunks)
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:

@@ -43,22 +43,39 @@ METHODS = ["chat", "achat", "complete", "acomplete", "stream_chat", "astream_cha
            "stream_complete", "astream_complete"]
 
 
-@pytest.mark.parametrize("shared", [False, True], ids=["own-handlers", "shared-handlers"])
 @pytest.mark.parametrize("arms", [SINGLE, SC3], ids=["n1", "sc3"])
 @pytest.mark.parametrize("method", METHODS)
-async def test_token_counter_sees_each_routed_call_once(scripted, method, arms, shared) -> None:
+async def test_router_only_counter_sees_each_routed_call_once(scripted, method, arms) -> None:
     counter = TokenCountingHandler()
-    manager = CallbackManager([counter])
-    child = scripted(answers=["The answer is 4"], usage=(10, 5),
-                     callback_manager=manager if shared else None)
-    llm = UniScaleLLM(models={"a": child}, prices=PRICES, arms=arms, callback_manager=manager)
+    child = scripted(answers=["The answer is 4"], usage=(10, 5))
+    llm = UniScaleLLM(models={"a": child}, prices=PRICES, arms=arms,
+                      callback_manager=CallbackManager([counter]))
     response = await run(llm, method)
     n = arms[0].n
-    assert len(counter.llm_token_counts) == 1
+    assert len(counter.llm_token_counts) == 1  # the child does not report to it
     event = counter.llm_token_counts[0]
     assert (event.prompt_token_count, event.completion_token_count) == (10 * n, 5 * n)
     assert counter.total_llm_token_count == response.additional_kwargs["total_tokens"] == 15 * n
     assert len(child.prompts) == n
+
+
+@pytest.mark.parametrize("arms", [SINGLE, SC3], ids=["n1", "sc3"])
+@pytest.mark.parametrize("method", METHODS)
+async def test_shared_counter_sees_each_real_child_call_once(scripted, method, arms) -> None:
+    counter, other = TokenCountingHandler(), TokenCountingHandler()
+    child = scripted(answers=["The answer is 4"], usage=(10, 5),
+                     callback_manager=CallbackManager([counter]))
+    llm = UniScaleLLM(models={"a": child}, prices=PRICES, arms=arms,
+                      callback_manager=CallbackManager([counter, other]))
+    response = await run(llm, method)
+    n = arms[0].n
+    assert len(child.prompts) == n
+    # the child's own handler fires once per real call, the router adds nothing to it...
+    assert [(e.prompt_token_count, e.completion_token_count)
+            for e in counter.llm_token_counts] == [(10, 5)] * n
+    assert counter.total_llm_token_count == response.additional_kwargs["total_tokens"] == 15 * n
+    # ...and the router's handler the child lacks sees the routed call once, summed
+    assert [e.total_token_count for e in other.llm_token_counts] == [15 * n]
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -91,6 +108,7 @@ def test_failed_call_is_reported_as_an_error(scripted) -> None:
     counter = TokenCountingHandler()
     llm = UniScaleLLM(models={"a": scripted(answers=[])}, prices=PRICES, arms=SINGLE,
                       callback_manager=CallbackManager([counter]))
-    with pytest.raises(us.AllSamplesFailedError):
+    with pytest.raises(ZeroDivisionError) as caught:  # the child's own error
         llm.complete("boom")
+    assert any("uniscale" in note and "a/single/1" in note for note in caught.value.__notes__)
     assert counter.total_llm_token_count == 0

@@ -30,8 +30,12 @@ class Clock:
 
 
 def make(scripted, **options) -> UniScaleLLM:
-    return UniScaleLLM(models={"a": scripted(), "b": scripted()}, prices=PRICES,
-                       router_options=options or None)
+    """Two children; router settings beyond the adapter's come through a ready router."""
+    models = {"a": scripted(), "b": scripted()}
+    if not options:
+        return UniScaleLLM(models=models, prices=PRICES)
+    router = us.Router(us.ArmSpace.product(list(models), [us.Single()]), PRICES, **options)
+    return UniScaleLLM(models=models, router=router)
 
 
 def test_feedback_by_response_decision_id_and_span_id(scripted) -> None:
@@ -159,8 +163,9 @@ class BrokenStreamLLM(CustomLLM):
 def test_failed_calls_take_no_feedback(arms) -> None:
     llm = UniScaleLLM(models={"a": BrokenStreamLLM()}, prices=PRICES, arms=arms)
     with llm.track() as turn:
-        with pytest.raises(us.AllSamplesFailedError):
-            llm.complete("x")
+        with pytest.raises(RuntimeError, match="provider down") as caught:
+            llm.complete("x")  # the child's own exception, with what uniscale tried
+        assert any(arms[0].key in note for note in caught.value.__notes__)
         with pytest.raises((RuntimeError, us.AllSamplesFailedError)):
             list(llm.stream_complete("y"))
         with pytest.raises((RuntimeError, us.AllSamplesFailedError)):

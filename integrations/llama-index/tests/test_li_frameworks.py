@@ -69,13 +69,16 @@ def test_query_engine_with_settings_counts_tokens_once(index, scripted, clean_se
             engine.query(f"Capital of Germany? ({i})")
         calls += turn.calls
         turn.feedback(0.0 if turn.calls[0]["model"] == "a" else 1.0)
-    assert len(counter.llm_token_counts) == len(calls) == 8  # once per routed call
+    assert len(calls) == 8
     sc = [c for c in calls if c["model"] == "a"]
     assert 0 < len(sc) < 8  # both arms served
     assert len(children["a"].prompts) == 3 * len(sc)  # three samples per routed call...
-    sc_counts = [e for e in counter.llm_token_counts if e.prompt_token_count == 300]
-    assert len(sc_counts) == len(sc)  # ...counted once, with their summed tokens
-    assert all(e.completion_token_count == 21 for e in sc_counts)
+    # ...each counted once by the shared handler, as the child reported it; the router
+    # itself reports nothing to a handler its children already have
+    sc_counts = [e for e in counter.llm_token_counts if e.prompt_token_count == 100]
+    assert len(sc_counts) == 3 * len(sc)
+    assert all(e.completion_token_count == 7 for e in sc_counts)
+    assert len(counter.llm_token_counts) == 3 * len(sc) + (8 - len(sc))
 
 
 @pytest.mark.filterwarnings(  # raised inside llama-index-workflows when it inspects the agent

@@ -11,10 +11,14 @@ from llama_index.core.llms.llm import LLM
 from llama_index.core.utilities.token_counting import TokenCounter
 
 import uniscale as us
+from uniscale.backends.common import split_usage
 
 from .convert import from_uniscale_messages, prompt_from_messages, reported_usage
+from .native import native_limit, refuses_n, split_choices
 
 __all__ = ["CALL_KEY", "CallSpec", "ChildBackend", "measure"]
+
+Response = ChatResponse | CompletionResponse
 
 CALL_KEY = "llama_index_call"
 """Key of :attr:`uniscale.Request.options` that says how to call the child."""
@@ -65,59 +69,98 @@ def measure(
     return us.Usage(input_tokens=prompt_tokens, output_tokens=completion_tokens, calls=1)
 
 
-def child_kwargs(request: us.Request, spec: CallSpec) -> dict[str, Any]:
-    """The keyword arguments of a child call: the caller's, plus the strategy's temperature."""
+def child_kwargs(request: us.Request, spec: CallSpec, n: int = 1) -> dict[str, Any]:
+    """The keyword arguments of a child call: the caller's, the strategy's temperature, and
+    ``n`` when one call is to return several samples."""
     kwargs = dict(spec.kwargs)
     if request.temperature is not None:
         kwargs["temperature"] = request.temperature
+    if n > 1:
+        kwargs["n"] = n
     return kwargs
 
 
 class ChildBackend:
-    """Runs core requests on one child LLM; one sample per call.
+    """Runs core requests on one child LLM, through its public (instrumented) methods.
 
-    The child's native response goes into :attr:`uniscale.Sample.payload` so that the
-    integration can hand it back unchanged.
+    A child with native multi-sampling (:func:`~.native.native_limit`) answers all of a
+    request's samples in one call (``n=`` in the call's keywords), paying for the input
+    once; a server that refuses ``n`` turns this off and the samples are drawn one call
+    each. The child's native response goes into :attr:`uniscale.Sample.payload` so that
+    the integration can hand it back unchanged.
 
     Args:
-        resolve: Returns the child to call (a copy that does not report to the router's
-            own callback handlers, when it shares them).
+        llm: The child LLM, called as the user configured it (its callbacks, retries and
+            instrumentation included).
         counter: Returns the token counter used when the child reports no usage.
     """
 
-    max_samples_per_call = 1
-
-    def __init__(self, resolve: Callable[[], LLM], counter: Callable[[], TokenCounter]) -> None:
-        self._resolve = resolve
+    def __init__(self, llm: LLM, counter: Callable[[], TokenCounter]) -> None:
+        self.llm = llm
+        self.max_samples_per_call = native_limit(llm)
         self._counter = counter
 
-    def _completion(
-        self, response: ChatResponse | CompletionResponse, request: Sequence[ChatMessage] | str
-    ) -> us.Completion:
+    def _completion(self, response: Response, request: Sequence[ChatMessage] | str
+                    ) -> us.Completion:
         usage = measure(response, request, self._counter())
-        text = response.text if isinstance(response, CompletionResponse) else (
-            response.message.content or ""
-        )
-        return us.Completion((us.Sample(text, usage, payload=response),), usage)
+        parts = split_choices(response)
+        texts = [_text(p) for p in parts]
+        shares = split_usage(usage, [len(t) for t in texts]) if len(parts) > 1 else [usage]
+        samples = tuple(us.Sample(t, u, payload=p)
+                        for t, u, p in zip(texts, shares, parts, strict=True))
+        return us.Completion(samples, usage)
 
-    def complete(self, request: us.Request) -> us.Completion:
-        """Call the child once (chat or completion, as the request's spec says)."""
+    def _call(self, request: us.Request, n: int) -> us.Completion:
         spec: CallSpec = request.options.get(CALL_KEY) or CallSpec()
-        llm, kwargs = self._resolve(), child_kwargs(request, spec)
+        kwargs = child_kwargs(request, spec, n)
         if spec.mode == "complete":
             prompt = prompt_from_messages(request.messages)
-            return self._completion(llm.complete(prompt, formatted=spec.formatted, **kwargs),
-                                    prompt)
+            return self._completion(
+                self.llm.complete(prompt, formatted=spec.formatted, **kwargs), prompt)
         messages = from_uniscale_messages(request.messages)
-        return self._completion(llm.chat(messages, **kwargs), messages)
+        return self._completion(self.llm.chat(messages, **kwargs), messages)
+
+    async def _acall(self, request: us.Request, n: int) -> us.Completion:
+        spec: CallSpec = request.options.get(CALL_KEY) or CallSpec()
+        kwargs = child_kwargs(request, spec, n)
+        if spec.mode == "complete":
+            prompt = prompt_from_messages(request.messages)
+            response = await self.llm.acomplete(prompt, formatted=spec.formatted, **kwargs)
+            return self._completion(response, prompt)
+        messages = from_uniscale_messages(request.messages)
+        return self._completion(await self.llm.achat(messages, **kwargs), messages)
+
+    def complete(self, request: us.Request) -> us.Completion:
+        """Call the child (chat or completion, as the request's spec says) for its samples."""
+        n = min(max(request.n, 1), self.max_samples_per_call)
+        try:
+            return self._call(request, n)
+        except Exception as exc:
+            if n == 1 or not refuses_n(exc):
+                raise
+        self.max_samples_per_call = 1  # the server refuses `n`: one call per sample from now
+        return _merge([self._call(request, 1) for _ in range(n)])
 
     async def acomplete(self, request: us.Request) -> us.Completion:
         """Async form of :meth:`complete`."""
-        spec: CallSpec = request.options.get(CALL_KEY) or CallSpec()
-        llm, kwargs = self._resolve(), child_kwargs(request, spec)
-        if spec.mode == "complete":
-            prompt = prompt_from_messages(request.messages)
-            response = await llm.acomplete(prompt, formatted=spec.formatted, **kwargs)
-            return self._completion(response, prompt)
-        messages = from_uniscale_messages(request.messages)
-        return self._completion(await llm.achat(messages, **kwargs), messages)
+        n = min(max(request.n, 1), self.max_samples_per_call)
+        try:
+            return await self._acall(request, n)
+        except Exception as exc:
+            if n == 1 or not refuses_n(exc):
+                raise
+        self.max_samples_per_call = 1
+        return _merge([await self._acall(request, 1) for _ in range(n)])
+
+
+def _text(response: Response) -> str:
+    if isinstance(response, CompletionResponse):
+        return response.text
+    return response.message.content or ""
+
+
+def _merge(parts: Sequence[us.Completion]) -> us.Completion:
+    usage = us.Usage()
+    for part in parts:
+        usage = usage + part.usage
+    return us.Completion(tuple(s for p in parts for s in p.samples), usage)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from functools import partial
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -17,54 +16,81 @@ from llama_index.core.base.llms.types import (
     CompletionResponseGen,
     LLMMetadata,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
-from llama_index.core.callbacks import EventPayload
+from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr
 from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
-from llama_index.core.instrumentation.span import active_span_id
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import LLM, ToolSelection
 
 import uniscale as us
 
-from .backend import CALL_KEY, CallSpec, ChildBackend, child_kwargs
-from .convert import from_uniscale_messages, prompt_from_messages, to_uniscale_messages
-from .plumbing import TOOLS_KEY, Plan, RoutingMixin, Tools
+from .backend import ChildBackend
+from .calls import CallsMixin, Context
+from .plumbing import TOOLS_KEY, Tools
 from .responses import INFO_KEY, find_decision_id
+from .settings import CORE_ARGUMENTS, RouterSettings, build_router
 from .tracking import DecisionIndex, Tracker, tracking
 
 __all__ = ["UniScaleLLM"]
 
-class UniScaleLLM(RoutingMixin, FunctionCallingLLM):
+
+class UniScaleLLM(CallsMixin, FunctionCallingLLM):
     """A LlamaIndex LLM that picks, per call, a child model and its test-time compute.
 
     Each call is routed by a :class:`uniscale.Router` to an arm (model, strategy, n); the
     arm's strategy runs on the chosen child LLM(s) and one response comes back. Its
     ``additional_kwargs`` hold the token counts summed over the samples
     (``prompt_tokens``, ``completion_tokens``, ``total_tokens``) and, under
-    ``"uniscale"``, the decision id, arm, predicted and observed cost and vote share.
-    Give feedback with :meth:`feedback` or :meth:`track`.
+    ``"uniscale"``, the decision id, arm, model alias (``"model"``), the child's real
+    model name (``"model_name"``, also ``raw["model"]``), predicted and observed cost and
+    vote share. Give feedback with :meth:`feedback` or :meth:`track`.
 
-    The router reports each routed call once to its own callback handlers (a
-    ``TokenCountingHandler`` sees summed totals); instrumentation events come from the
-    children's real calls, once each.
+    Children are called through their public methods, as configured (callbacks, retries,
+    instrumentation): each real model call emits its events once. A child with native
+    multi-sampling (LlamaIndex's ``OpenAI``) answers an n-sample arm in one request whose
+    input is paid once. The router reports a routed call to those of its own callback
+    handlers that the chosen child does not have, so a ``TokenCountingHandler`` counts
+    every token once. When every arm failed, the last provider exception is raised, of its
+    own type, with a note saying what UniScale tried.
 
     Args:
         models: Child LLMs by model name (the names used in arms and prices).
-        router: A ready router; its arms' models must be keys of ``models``. Its backends
-            are replaced by the children.
         prices: Price per model (``uniscale.Price``, ``{"input":, "output":}`` or a pair),
-            USD per 1M tokens. Required without ``router``.
-        strategies: Strategies crossed with ``models`` and ``n`` (default ``Single()``).
-        n: Sample counts (default ``(1,)``).
+            USD per 1M tokens. Required unless ``router`` or an existing ``state_path``.
+        strategies: Strategies, or their names (``"single"``, ``"self-consistency"``),
+            crossed with ``models`` and ``n`` (default ``["single"]``).
+        n: Sample counts (default ``[1]``).
         arms: Explicit arms instead of the product of models, strategies and n.
         objective: ``uniscale.Tradeoff`` or ``uniscale.Budget``.
+        alpha: Exploration width of LinUCB.
+        ridge: Ridge prior precision.
+        featurizer: Context featurizer.
+        fallback: Arms, arm keys or model names (their single-sample arm) tried in order
+            when the chosen arm fails.
+        state_path: Learned-state file: loaded at construction when it exists (the
+            settings given here win over the saved ones, statistics are kept), written by
+            :meth:`save`.
         seed: Seed of the router.
-        router_options: Further keyword arguments of :class:`uniscale.Router`.
-        **kwargs: Fields of LlamaIndex's ``LLM`` (``callback_manager``, ``system_prompt``...).
+        router: A ready router instead of the settings above; its arms' models must be
+            keys of ``models``. Its backends are replaced by the children.
+        baseline: Baseline arm of conservative exploration (passed to the router).
+        conservative: Conservative exploration setting (passed to the router).
+        log: Decision log (passed to the router).
+        **kwargs: Fields of LlamaIndex's ``LLM`` (``callback_manager``, ``system_prompt``,
+            ...). Anything else is refused.
+
+    Raises:
+        uniscale.ConfigurationError: An unknown argument, no models, no prices, an
+            unknown strategy name, a setting the installed core does not support, or
+            router settings given next to ``router=``.
+        uniscale.MissingBackendError: An arm's model has no child LLM.
     """
 
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
     models: dict[str, LLM] = Field(description="Child LLMs by model name.")
-    router: Any = Field(default=None, exclude=True, description="The uniscale.Router.")
+    router: us.Router = Field(exclude=True, description="The uniscale.Router.")
+    state_path: str | None = Field(
+        default=None, description="Learned-state file: loaded if it exists, written by save().")
 
     _spans: DecisionIndex = PrivateAttr(default_factory=DecisionIndex)
     _counter: Any = PrivateAttr(default=None)
@@ -73,41 +99,53 @@ class UniScaleLLM(RoutingMixin, FunctionCallingLLM):
         self,
         models: Mapping[str, LLM],
         *,
-        router: us.Router | None = None,
         prices: Mapping[str, Any] | None = None,
-        strategies: Sequence[us.Strategy] | None = None,
+        strategies: Sequence[us.Strategy | str] | None = None,
         n: Sequence[int] | None = None,
         arms: us.ArmSpace | Iterable[us.Arm] | None = None,
         objective: us.Tradeoff | us.Budget | None = None,
-        seed: int = 0,
-        router_options: Mapping[str, Any] | None = None,
+        alpha: float | None = None,
+        ridge: float | None = None,
+        featurizer: us.Featurizer | None = None,
+        fallback: Sequence[us.Arm | str] | None = None,
+        state_path: str | None = None,
+        seed: int | None = None,
+        router: us.Router | None = None,
+        baseline: Any = None,
+        conservative: Any = None,
+        log: Any = None,
         **kwargs: Any,
     ) -> None:
+        unknown = sorted(set(kwargs) - set(type(self).model_fields) - {"models", "router"})
+        if unknown:
+            raise us.ConfigurationError(
+                f"UniScaleLLM got unknown argument(s) {unknown}: it takes the router "
+                f"settings {list(CORE_ARGUMENTS)} and the fields of LlamaIndex's LLM "
+                f"({sorted(set(LLM.model_fields))})")
         if not models:
             raise us.ConfigurationError("UniScaleLLM needs models={'name': llm, ...}")
+        settings = RouterSettings(
+            prices=prices, strategies=strategies, n=n, arms=arms, objective=objective,
+            alpha=alpha, ridge=ridge, featurizer=featurizer, fallback=fallback, seed=seed,
+            baseline=baseline, conservative=conservative, log=log)
         if router is None:
-            if prices is None:
-                raise us.ConfigurationError(
-                    "UniScaleLLM needs prices= (uniscale.Price per model, USD per 1M tokens) "
-                    "or a ready router="
-                )
-            space = arms if arms is not None else us.ArmSpace.product(
-                list(models), strategies or (us.Single(),), n or (1,))
-            router = us.Router(space, prices, objective, seed=seed, **dict(router_options or {}))
-        elif any(v is not None for v in (prices, strategies, n, arms, objective, router_options)):
+            router = build_router(settings, list(models), state_path)
+        elif settings.given():
             raise us.ConfigurationError(
-                "pass either router= or the router settings (prices, strategies, n, arms, "
-                "objective, router_options), not both"
-            )
+                f"pass either router= or the router settings, not both (got router= and "
+                f"{settings.given()})")
+        if not isinstance(router, us.Router):
+            raise us.ConfigurationError(
+                f"router= must be a uniscale.Router, got {type(router).__name__}")
         missing = [m for m in router.arms.models if m not in models]
         if missing:
             raise us.MissingBackendError(
                 f"arm model(s) {missing} have no child LLM: add them to models= "
                 f"(known: {sorted(models)})"
             )
-        super().__init__(models=dict(models), router=router, **kwargs)
+        super().__init__(models=dict(models), router=router, state_path=state_path, **kwargs)
         for model in router.arms.models:
-            router.set_backend(model, ChildBackend(partial(self._child, model), self._tokens))
+            router.set_backend(model, ChildBackend(self.models[model], self._tokens))
 
     @classmethod
     def class_name(cls) -> str:
@@ -128,7 +166,7 @@ class UniScaleLLM(RoutingMixin, FunctionCallingLLM):
             model_name="uniscale:" + ",".join(self.router.arms.models),
         )
 
-    # -- feedback ---------------------------------------------------------------------
+    # -- feedback and state -----------------------------------------------------------
     def decision_id(self, target: Any) -> str:
         """The decision id of a response, a decision id or a span id of a routed call.
 
@@ -175,6 +213,17 @@ class UniScaleLLM(RoutingMixin, FunctionCallingLLM):
         """
         return tracking(Tracker(self, self.feedback))
 
+    def save(self, path: str | None = None) -> None:
+        """Save the learned state atomically (to ``path``, else to ``state_path``).
+
+        Raises:
+            uniscale.ConfigurationError: Neither ``path`` nor ``state_path`` is set.
+        """
+        target = path or self.state_path
+        if not target:
+            raise us.ConfigurationError("save() needs a path, or state_path= on UniScaleLLM")
+        self.router.save(target)
+
     # -- tools ------------------------------------------------------------------------
     def _prepare_chat_with_tools(
         self,
@@ -211,187 +260,52 @@ class UniScaleLLM(RoutingMixin, FunctionCallingLLM):
             response.model_copy(update={"raw": raw}), error_on_no_tool_call=error_on_no_tool_call,
             **kwargs)
 
-    # -- chat -------------------------------------------------------------------------
-    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        """Route a chat call and run the arm's strategy on the chosen child(ren)."""
-        messages = list(messages)
-        event_id = self._chat_start(messages, kwargs)
-        plan: Plan | None = None
-        try:
-            rest, tools = self._split(kwargs)
-            if tools is None:
-                result = self.router.invoke(to_uniscale_messages(messages),
-                                            **{CALL_KEY: CallSpec("chat", rest)})
-                response = self._finish(result, active_span_id.get(), result.sample.payload)
-            else:
-                plan = self._plan(to_uniscale_messages(messages), CallSpec("chat", rest), tools)
-                raw = plan.child.chat_with_tools(  # type: ignore[attr-defined]
-                    tools.tools, chat_history=messages, **{**rest, **tools.options})
-                final = self._observe_stream(plan, raw, messages)
-                assert final is not None
-                response = final
-        except BaseException as exc:
-            self._abandon(plan)
-            self._end(event_id, {EventPayload.EXCEPTION: exc})
-            raise
-        self._end(event_id, self._chat_end(messages)(response))
-        return response
+    # -- routed calls (bodies in calls.py) ---------------------------------------------
+    def chat(self, messages: Sequence[ChatMessage], *, context: Context = None,
+             **kwargs: Any) -> ChatResponse:
+        """Route a chat call and run the arm's strategy on the chosen child(ren).
 
-    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        Args:
+            messages: The conversation.
+            context: Side features of the request for the router (``router.decide``'s
+                ``context=``), e.g. ``{"tenant": "acme", "tier": 2}``.
+            **kwargs: Passed on to the child (tool calls come prepared by
+                ``chat_with_tools``).
+        """
+        return self._routed_chat(messages, context, kwargs)
+
+    async def achat(self, messages: Sequence[ChatMessage], *, context: Context = None,
+                    **kwargs: Any) -> ChatResponse:
         """Async form of :meth:`chat`."""
-        messages = list(messages)
-        event_id = self._chat_start(messages, kwargs)
-        plan: Plan | None = None
-        try:
-            rest, tools = self._split(kwargs)
-            if tools is None:
-                result = await self.router.ainvoke(to_uniscale_messages(messages),
-                                                   **{CALL_KEY: CallSpec("chat", rest)})
-                response = self._finish(result, active_span_id.get(), result.sample.payload)
-            else:
-                plan = self._plan(to_uniscale_messages(messages), CallSpec("chat", rest), tools)
-                raw = await plan.child.achat_with_tools(  # type: ignore[attr-defined]
-                    tools.tools, chat_history=messages, **{**rest, **tools.options})
-                final = self._observe_stream(plan, raw, messages)
-                assert final is not None
-                response = final
-        except BaseException as exc:
-            self._abandon(plan)
-            self._end(event_id, {EventPayload.EXCEPTION: exc})
-            raise
-        self._end(event_id, self._chat_end(messages)(response))
-        return response
+        return await self._routed_achat(messages, context, kwargs)
 
-    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+    def stream_chat(self, messages: Sequence[ChatMessage], *, context: Context = None,
+                    **kwargs: Any) -> ChatResponseGen:
         """Route, then stream the chosen child (a multi-sample arm yields one chunk)."""
-        messages = list(messages)
-        end = self._chat_end(messages)
-        event_id = self._chat_start(messages, kwargs)
-        plan: Plan | None = None
-        try:
-            rest, tools = self._split(kwargs)
-            spec = CallSpec("chat", rest)
-            plan = self._plan(to_uniscale_messages(messages), spec, tools)
-            if tools is not None:
-                chunks = plan.child.stream_chat_with_tools(  # type: ignore[attr-defined]
-                    tools.tools, chat_history=messages, **{**rest, **tools.options})
-            elif plan.decision.arm.n == 1:
-                chunks = plan.child.stream_chat(from_uniscale_messages(plan.request.messages),
-                                                **child_kwargs(plan.request, spec))
-            else:
-                result = self.router.run(plan.decision, plan.base)
-                whole = self._whole(plan, result)
-                return self._once(whole, event_id, end(whole))
-        except BaseException as exc:
-            self._abandon(plan)
-            self._end(event_id, {EventPayload.EXCEPTION: exc})
-            raise
-        return self._relay(plan, chunks, messages, event_id, end)
+        return self._routed_stream_chat(messages, context, kwargs)
 
-    async def astream_chat(
-        self, messages: Sequence[ChatMessage], **kwargs: Any
-    ) -> ChatResponseAsyncGen:
+    async def astream_chat(self, messages: Sequence[ChatMessage], *, context: Context = None,
+                           **kwargs: Any) -> ChatResponseAsyncGen:
         """Async form of :meth:`stream_chat`."""
-        messages = list(messages)
-        end = self._chat_end(messages)
-        event_id = self._chat_start(messages, kwargs)
-        plan: Plan | None = None
-        try:
-            rest, tools = self._split(kwargs)
-            spec = CallSpec("chat", rest)
-            plan = self._plan(to_uniscale_messages(messages), spec, tools)
-            if tools is not None:
-                chunks = await plan.child.astream_chat_with_tools(  # type: ignore[attr-defined]
-                    tools.tools, chat_history=messages, **{**rest, **tools.options})
-            elif plan.decision.arm.n == 1:
-                chunks = await plan.child.astream_chat(
-                    from_uniscale_messages(plan.request.messages),
-                    **child_kwargs(plan.request, spec))
-            else:
-                result = await self.router.arun(plan.decision, plan.base)
-                whole = self._whole(plan, result)
-                return self._aonce(whole, event_id, end(whole))
-        except BaseException as exc:
-            self._abandon(plan)
-            self._end(event_id, {EventPayload.EXCEPTION: exc})
-            raise
-        return self._arelay(plan, chunks, messages, event_id, end)
+        return await self._routed_astream_chat(messages, context, kwargs)
 
-    # -- completion -------------------------------------------------------------------
-    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+    def complete(self, prompt: str, formatted: bool = False, *, context: Context = None,
+                 **kwargs: Any) -> CompletionResponse:
         """Route a completion call and run the arm's strategy on the chosen child(ren)."""
-        event_id = self._completion_start(prompt, kwargs)
-        try:
-            result = self.router.invoke([us.Message("user", prompt)],
-                                        **{CALL_KEY: CallSpec("complete", kwargs, formatted)})
-            response = self._finish(result, active_span_id.get(), result.sample.payload)
-        except BaseException as exc:
-            self._end(event_id, {EventPayload.EXCEPTION: exc})
-            raise
-        self._end(event_id, self._completion_end(prompt)(response))
-        return response
+        return self._routed_complete(prompt, formatted, context, kwargs)
 
-    async def acomplete(
-        self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponse:
+    async def acomplete(self, prompt: str, formatted: bool = False, *,
+                        context: Context = None, **kwargs: Any) -> CompletionResponse:
         """Async form of :meth:`complete`."""
-        event_id = self._completion_start(prompt, kwargs)
-        try:
-            result = await self.router.ainvoke(
-                [us.Message("user", prompt)], **{CALL_KEY: CallSpec("complete", kwargs, formatted)})
-            response = self._finish(result, active_span_id.get(), result.sample.payload)
-        except BaseException as exc:
-            self._end(event_id, {EventPayload.EXCEPTION: exc})
-            raise
-        self._end(event_id, self._completion_end(prompt)(response))
-        return response
+        return await self._routed_acomplete(prompt, formatted, context, kwargs)
 
-    def stream_complete(
-        self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponseGen:
+    def stream_complete(self, prompt: str, formatted: bool = False, *,
+                        context: Context = None, **kwargs: Any) -> CompletionResponseGen:
         """Route, then stream the chosen child (a multi-sample arm yields one chunk)."""
-        end = self._completion_end(prompt)
-        event_id = self._completion_start(prompt, kwargs)
-        plan: Plan | None = None
-        try:
-            spec = CallSpec("complete", kwargs, formatted)
-            plan = self._plan((us.Message("user", prompt),), spec)
-            if plan.decision.arm.n == 1:
-                chunks = plan.child.stream_complete(
-                    prompt_from_messages(plan.request.messages), formatted=formatted,
-                    **child_kwargs(plan.request, spec))
-            else:
-                result = self.router.run(plan.decision, plan.base)
-                whole = self._whole(plan, result)
-                return self._once(whole, event_id, end(whole))
-        except BaseException as exc:
-            self._abandon(plan)
-            self._end(event_id, {EventPayload.EXCEPTION: exc})
-            raise
-        return self._relay(plan, chunks, prompt_from_messages(plan.request.messages),
-                           event_id, end)
+        return self._routed_stream_complete(prompt, formatted, context, kwargs)
 
-    async def astream_complete(
-        self, prompt: str, formatted: bool = False, **kwargs: Any
-    ) -> CompletionResponseAsyncGen:
+    async def astream_complete(self, prompt: str, formatted: bool = False, *,
+                               context: Context = None, **kwargs: Any
+                               ) -> CompletionResponseAsyncGen:
         """Async form of :meth:`stream_complete`."""
-        end = self._completion_end(prompt)
-        event_id = self._completion_start(prompt, kwargs)
-        plan: Plan | None = None
-        try:
-            spec = CallSpec("complete", kwargs, formatted)
-            plan = self._plan((us.Message("user", prompt),), spec)
-            if plan.decision.arm.n == 1:
-                chunks = await plan.child.astream_complete(
-                    prompt_from_messages(plan.request.messages), formatted=formatted,
-                    **child_kwargs(plan.request, spec))
-            else:
-                result = await self.router.arun(plan.decision, plan.base)
-                whole = self._whole(plan, result)
-                return self._aonce(whole, event_id, end(whole))
-        except BaseException as exc:
-            self._abandon(plan)
-            self._end(event_id, {EventPayload.EXCEPTION: exc})
-            raise
-        return self._arelay(
-            plan, chunks, prompt_from_messages(plan.request.messages), event_id, end)
+        return await self._routed_astream_complete(prompt, formatted, context, kwargs)

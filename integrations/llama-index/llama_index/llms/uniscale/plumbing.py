@@ -13,7 +13,7 @@ from collections.abc import (
 )
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse
 from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload
@@ -25,7 +25,9 @@ from llama_index.core.utilities.token_counting import TokenCounter
 import uniscale as us
 
 from .backend import CALL_KEY, CallSpec, measure
-from .responses import decision_info, sample_usage, tag
+from .failures import provider_error
+from .responses import decision_info, model_name, sample_usage, tag
+from .settings import context_kwargs
 from .tracking import DecisionIndex, active_trackers
 
 __all__ = ["TOOLS_KEY", "Plan", "RoutingMixin", "Tools"]
@@ -46,7 +48,18 @@ class Tools:
 
 @dataclass
 class Plan:
-    """A decided call that has not run yet (streaming and tool calls)."""
+    """A decided call: what was chosen, where its events go, and what it reported so far.
+
+    Attributes:
+        decision: The router's decision (replaced by a fallback's decision if one served).
+        span_id: Instrumentation span of the routed call.
+        base: The caller's request, as the core sees it.
+        child: The chosen child LLM.
+        request: ``base`` as the arm's strategy asks it of one sample.
+        info: The routing facts (the dict under ``additional_kwargs["uniscale"]``).
+        events: The router's own callback handlers that the child does not have.
+        tools: The tool call to make, if any.
+    """
 
     decision: us.Decision
     span_id: str | None
@@ -54,11 +67,20 @@ class Plan:
     child: LLM
     request: us.Request
     info: dict[str, Any]
+    events: CallbackManager
     tools: Tools | None = None
 
 
 class RoutingMixin:
-    """Helpers of :class:`~llama_index.llms.uniscale.UniScaleLLM` (no public API)."""
+    """Helpers of :class:`~llama_index.llms.uniscale.UniScaleLLM` (no public API).
+
+    Callback events: every child is called through its public methods, so its own
+    handlers see each real model call once (one per request of a multi-sample call). The
+    router reports a routed call, with the token counts summed over its samples, only to
+    those of its own handlers that the chosen child does not have, so no handler counts a
+    call twice (a ``TokenCountingHandler`` shared through ``Settings.callback_manager`` sees
+    the children's calls; one given only to the router sees one event per routed call).
+    """
 
     if TYPE_CHECKING:
         models: dict[str, LLM]
@@ -74,16 +96,12 @@ class RoutingMixin:
             self._counter = TokenCounter()
         return self._counter
 
-    def _child(self, model: str) -> LLM:
-        """The child to call: a copy without the router's own callback handlers if shared."""
-        child = self.models[model]
-        mine = {id(h) for h in self.callback_manager.handlers}
-        theirs = child.callback_manager.handlers
-        if not any(id(h) in mine for h in theirs):
-            return child
-        quiet = CallbackManager([])
-        quiet.handlers = [h for h in theirs if id(h) not in mine]
-        return child.model_copy(update={"callback_manager": quiet})
+    def _events_for(self, child: LLM) -> CallbackManager:
+        """A manager with the router's handlers that ``child`` does not report to itself."""
+        theirs = {id(h) for h in child.callback_manager.handlers}
+        manager = CallbackManager([])
+        manager.handlers = [h for h in self.callback_manager.handlers if id(h) not in theirs]
+        return manager
 
     def _tool_arms(self) -> list[us.Arm]:
         return [
@@ -99,36 +117,40 @@ class RoutingMixin:
         for tracker in active_trackers(self):
             tracker.add(decision_id, info)
 
-    def _start(self, payload: dict[str, Any]) -> str:
-        return self.callback_manager.on_event_start(CBEventType.LLM, payload=payload)
+    def _start(self, plan: Plan, payload: dict[str, Any]) -> str:
+        return plan.events.on_event_start(CBEventType.LLM, payload=payload)
 
-    def _end(self, event_id: str, payload: dict[str, Any]) -> None:
-        self.callback_manager.on_event_end(CBEventType.LLM, payload=payload, event_id=event_id)
+    @staticmethod
+    def _end(plan: Plan, event_id: str, payload: dict[str, Any]) -> None:
+        plan.events.on_event_end(CBEventType.LLM, payload=payload, event_id=event_id)
 
-    def _chat_start(self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]) -> str:
-        return self._start({EventPayload.MESSAGES: messages,
-                            EventPayload.ADDITIONAL_KWARGS: dict(kwargs),
-                            EventPayload.SERIALIZED: self.to_payload()})
+    def _chat_payload(self, messages: Sequence[ChatMessage], kwargs: Mapping[str, Any]
+                      ) -> dict[str, Any]:
+        return {EventPayload.MESSAGES: messages, EventPayload.ADDITIONAL_KWARGS: dict(kwargs),
+                EventPayload.SERIALIZED: self.to_payload()}
 
-    def _completion_start(self, prompt: str, kwargs: Mapping[str, Any]) -> str:
-        return self._start({EventPayload.PROMPT: [prompt],
-                            EventPayload.ADDITIONAL_KWARGS: dict(kwargs),
-                            EventPayload.SERIALIZED: self.to_payload()})
+    def _completion_payload(self, prompt: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        return {EventPayload.PROMPT: [prompt], EventPayload.ADDITIONAL_KWARGS: dict(kwargs),
+                EventPayload.SERIALIZED: self.to_payload()}
 
-    def _finish(self, result: us.Result, span_id: str | None, response: R,
-                plan: Plan | None = None) -> R:
-        """Tag the chosen sample's response; register the call unless a plan already did."""
-        info = decision_info(result.decision, span_id=span_id, cost=result.cost,
-                             agreement=result.agreement, answer=result.answer,
-                             samples=len(result.samples), errors=result.errors)
-        if plan is None:
-            self._register(result.decision.id, span_id, info)
-        else:
-            plan.info.update(info)
-        return tag(response, info, sample_usage(result.samples))
+    def _finish(self, result: us.Result, plan: Plan) -> Any:
+        """The chosen sample's response, tagged; a fallback's decision replaces the plan's."""
+        fallback = result.decision.id != plan.decision.id
+        if fallback:  # the decided arm failed, a fallback arm served the call
+            for tracker in active_trackers(self):
+                tracker.discard(plan.decision.id)
+            plan.decision, plan.child = result.decision, self.models[result.decision.arm.model]
+        response = result.sample.payload
+        plan.info.update(decision_info(
+            result.decision, span_id=plan.span_id, cost=result.cost,
+            agreement=result.agreement, answer=result.answer, samples=len(result.samples),
+            errors=result.errors, model_name=model_name(plan.child, response)))
+        if fallback:
+            self._register(result.decision.id, plan.span_id, plan.info)
+        return tag(response, plan.info, sample_usage(result.samples))
 
     def _plan(self, messages: Sequence[us.Message], spec: CallSpec,
-              tools: Tools | None = None) -> Plan:
+              tools: Tools | None = None, context: Mapping[str, Any] | None = None) -> Plan:
         """Decide now (tools restrict the choice to tool-capable arms); run later."""
         allowed: list[us.Arm] | None = None
         if tools is not None:
@@ -138,13 +160,15 @@ class RoutingMixin:
                     "no arm can call tools: tools need an n=1 Single arm on a function-"
                     "calling child LLM; add one to the router"
                 )
-        decision = self.router.decide(messages, allowed=allowed)
+        decision = self.router.decide(messages, allowed=allowed, **context_kwargs(
+            self.router, context))
         span_id = active_span_id.get()
-        info = decision_info(decision, span_id=span_id)
+        child = self.models[decision.arm.model]
+        info = decision_info(decision, span_id=span_id, model_name=model_name(child))
         self._register(decision.id, span_id, info)
         base = us.Request(tuple(messages), options={CALL_KEY: spec})
         request = decision.arm.strategy.request(base, 1)
-        return Plan(decision, span_id, base, self._child(decision.arm.model), request, info,
+        return Plan(decision, span_id, base, child, request, info, self._events_for(child),
                     tools)
 
     def _abandon(self, plan: Plan | None, last: Any = None, asked: Any = None) -> None:
@@ -160,9 +184,7 @@ class RoutingMixin:
 
     def _whole(self, plan: Plan, result: us.Result) -> Any:
         """The full response of a multi-sample arm, as the single chunk of a stream."""
-        response = result.sample.payload
-        return self._finish(result, plan.span_id, response, plan).model_copy(
-            update={"delta": result.text})
+        return self._finish(result, plan).model_copy(update={"delta": result.text})
 
     def _observe_stream(self, plan: Plan, last: R | None, asked: Any) -> R | None:
         usage = measure(last, asked, self._tokens())
@@ -170,6 +192,7 @@ class RoutingMixin:
         if last is None:
             return None
         plan.info["cost"] = cost
+        plan.info["model_name"] = model_name(plan.child, last)
         return tag(last, plan.info, usage)
 
     def _relay(self, plan: Plan, chunks: Iterable[R], asked: Any, event_id: str,
@@ -189,9 +212,9 @@ class RoutingMixin:
         except BaseException as exc:
             if not observed:
                 self._abandon(plan, held, asked)
-            self._end(event_id, {EventPayload.EXCEPTION: exc})
+            self._end(plan, event_id, {EventPayload.EXCEPTION: exc})
             raise
-        self._end(event_id, end(final))
+        self._end(plan, event_id, end(final))
 
     async def _arelay(self, plan: Plan, chunks: AsyncIterator[R], asked: Any, event_id: str,
                       end: Callable[[R | None], dict[str, Any]]) -> AsyncGenerator[R, None]:
@@ -210,19 +233,30 @@ class RoutingMixin:
         except BaseException as exc:
             if not observed:
                 self._abandon(plan, held, asked)
-            self._end(event_id, {EventPayload.EXCEPTION: exc})
+            self._end(plan, event_id, {EventPayload.EXCEPTION: exc})
             raise
-        self._end(event_id, end(final))
+        self._end(plan, event_id, end(final))
 
-    def _once(self, response: R, event_id: str, end: dict[str, Any]
+    def _once(self, plan: Plan, response: R, event_id: str, end: dict[str, Any]
               ) -> Generator[R, None, None]:
         yield response
-        self._end(event_id, end)
+        self._end(plan, event_id, end)
 
-    async def _aonce(self, response: R, event_id: str, end: dict[str, Any]
+    async def _aonce(self, plan: Plan, response: R, event_id: str, end: dict[str, Any]
                      ) -> AsyncGenerator[R, None]:
         yield response
-        self._end(event_id, end)
+        self._end(plan, event_id, end)
+
+    def _fail(self, plan: Plan, event_id: str, exc: BaseException) -> NoReturn:
+        """Report a failed call and raise: the provider's own exception when every arm
+        failed on provider errors (its cause kept, a note saying what UniScale tried),
+        else ``exc``."""
+        self._abandon(plan)
+        self._end(plan, event_id, {EventPayload.EXCEPTION: exc})
+        error = provider_error(exc)
+        if error is exc:
+            raise exc
+        raise error from error.__cause__
 
     @staticmethod
     def _split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], Tools | None]:

@@ -6,12 +6,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from llama_index.core.base.llms.types import ChatResponse, CompletionResponse
+from llama_index.core.llms.llm import LLM
 
 import uniscale as us
 
 from .convert import token_counts
 
-__all__ = ["INFO_KEY", "decision_info", "find_decision_id", "sample_usage", "tag"]
+__all__ = ["INFO_KEY", "decision_info", "find_decision_id", "model_name", "sample_usage", "tag"]
 
 INFO_KEY = "uniscale"
 """Key of ``additional_kwargs`` (and of the ``raw`` dict) holding the routing facts."""
@@ -28,6 +29,7 @@ def decision_info(
     answer: str | None = None,
     samples: int = 1,
     errors: Sequence[str] = (),
+    model_name: str | None = None,
 ) -> dict[str, Any]:
     """The routing facts of one call, as plain JSON-ready values.
 
@@ -39,6 +41,8 @@ def decision_info(
         answer: The voted answer (self-consistency), else ``None``.
         samples: Samples that answered.
         errors: Failures met on the way (failed samples or arms).
+        model_name: The chosen child's real model name (``"model"`` is its alias, the
+            key of ``models=``).
 
     Returns:
         The dict stored under :data:`INFO_KEY`.
@@ -48,6 +52,7 @@ def decision_info(
         "decision_id": decision.id,
         "arm": arm.key,
         "model": arm.model,
+        "model_name": model_name,
         "strategy": arm.strategy.key,
         "n": arm.n,
         "predicted_cost": decision.predicted_cost,
@@ -58,6 +63,16 @@ def decision_info(
         "span_id": span_id,
         "errors": list(errors),
     }
+
+
+def model_name(child: LLM, response: Any = None) -> str:
+    """The real model name of a child's call: what the provider's reply names
+    (``raw.model``), else what the child's metadata says."""
+    raw = getattr(response, "raw", None)
+    served = raw.get("model") if isinstance(raw, Mapping) else getattr(raw, "model", None)
+    if isinstance(served, str) and served:
+        return served
+    return str(child.metadata.model_name)
 
 
 def sample_usage(samples: Iterable[us.Sample]) -> us.Usage:
@@ -72,8 +87,8 @@ def tag(response: R, info: Mapping[str, Any], usage: us.Usage | None = None) -> 
     """A copy of a child's response carrying the routing facts (and token counts).
 
     Token counts go where LlamaIndex looks for them: ``additional_kwargs`` and
-    ``raw["usage"]`` (read by ``TokenCountingHandler``). The child's own raw response
-    is kept in ``raw["response"]``.
+    ``raw["usage"]`` (read by ``TokenCountingHandler``). ``raw["model"]`` is the child's
+    real model name; the child's own raw response is kept in ``raw["response"]``.
 
     Args:
         response: The child's response or streamed chunk (left unchanged).
@@ -84,7 +99,8 @@ def tag(response: R, info: Mapping[str, Any], usage: us.Usage | None = None) -> 
         The new response.
     """
     extra = dict(response.additional_kwargs)
-    raw: dict[str, Any] = {INFO_KEY: dict(info), "response": response.raw}
+    raw: dict[str, Any] = {INFO_KEY: dict(info), "response": response.raw,
+                           "model": info.get("model_name")}
     if usage is not None:
         counts = token_counts(usage)
         extra.update(counts)
