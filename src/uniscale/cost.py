@@ -11,6 +11,7 @@ import numpy as np
 
 from .arms import Arm
 from .errors import ConfigurationError, MissingPriceError
+from .samplecount import SampleCountModel
 from .types import Message, Usage
 
 __all__ = ["CostModel", "Price", "estimate_tokens"]
@@ -86,6 +87,8 @@ class CostModel:
     + output price × expected output tokens per sample × n + expected scorer cost. The
     expected output tokens per (model, strategy) are a running mean of observed usage,
     starting from ``prior_output_tokens`` with the weight of ``prior_weight`` samples.
+    For an arm that stops early, ``n`` and the calls are the ones its runs are expected
+    to use (:class:`~uniscale.samplecount.SampleCountModel`, learned from observed runs).
 
     Args:
         prices: Price per model.
@@ -112,6 +115,7 @@ class CostModel:
         self._extra_in: dict[str, float] = {}
         self._extra_calls: dict[str, float] = {}
         self._static: dict[int, tuple[Arm, str, float]] = {}
+        self.sample_counts = SampleCountModel()
 
     def price(self, model: str) -> Price:
         """The price of ``model``.
@@ -175,8 +179,10 @@ class CostModel:
                                          self.expected_extra_input_tokens(arm))
             price = self.price(arm.model)
             per_call = max(input_tokens + tokens[1], 0.0)
-            out[i] = (price.input * per_call * self.calls(arm)
-                      + price.output * tokens[0] * arm.n) / 1_000_000 + entry[2]
+            used, calls = self.sample_counts.expected(
+                arm, self.calls(arm), self.samples_per_call.get(arm.model, 1))
+            out[i] = (price.input * per_call * calls + price.output * tokens[0] * used
+                      ) / 1_000_000 + entry[2] * used / arm.n
         return out
 
     def observe(self, arm: Arm, output_tokens: int, samples: int, *,
@@ -194,6 +200,7 @@ class CostModel:
         """
         if samples <= 0 or output_tokens < 0:
             return
+        self.sample_counts.observe(arm, samples, calls)
         key = self._key(arm)
         self._tokens[key] = self._tokens.get(key, 0.0) + float(output_tokens)
         self._count[key] = self._count.get(key, 0.0) + float(samples)
@@ -210,7 +217,8 @@ class CostModel:
     def state(self) -> dict[str, Any]:
         """JSON-ready learned state."""
         return {"tokens": dict(self._tokens), "count": dict(self._count),
-                "extra_input": dict(self._extra_in), "extra_calls": dict(self._extra_calls)}
+                "extra_input": dict(self._extra_in), "extra_calls": dict(self._extra_calls),
+                "sample_counts": self.sample_counts.state()}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state`."""
@@ -219,3 +227,4 @@ class CostModel:
         self._extra_in = {str(k): float(v) for k, v in state.get("extra_input", {}).items()}
         self._extra_calls = {str(k): float(v)
                              for k, v in state.get("extra_calls", {}).items()}
+        self.sample_counts.set_state(state.get("sample_counts", {}))

@@ -95,6 +95,11 @@ class Strategy:
         """Choose the sample to return."""
         raise NotImplementedError
 
+    @property
+    def stops_early(self) -> bool:
+        """Whether a run may use fewer than the arm's ``n`` samples."""
+        return False
+
     def waves(self, n: int) -> list[int]:
         """Sizes of the waves the ``n`` samples are drawn in (one wave: no early stop)."""
         return [n]
@@ -189,6 +194,10 @@ class SelfConsistency(Strategy):
 
     def aggregate(self, request: Request, samples: list[Sample]) -> Aggregate:
         return _vote([self.extractor(s.text) for s in samples])
+
+    @property
+    def stops_early(self) -> bool:
+        return self.early_stop is not None
 
     def waves(self, n: int) -> list[int]:
         return [n] if self.early_stop is None else self.early_stop.waves(n)
