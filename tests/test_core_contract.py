@@ -173,10 +173,10 @@ def test_arms_added_and_removed_at_run_time_keep_learning(rng: np.random.Generat
     for _ in range(50):
         d = router.decide(features=rng.standard_normal(router.featurizer.dim))
         router.feedback(d.id, 1.0 if d.arm.model == "a" else 0.0)
-    before = router.policy.estimate(np.ones(router.featurizer.dim) / 8, np.array([0, 1]))
+    before = router.policy.estimate(np.ones(router.policy.dim) / 8, np.array([0, 1]))
     new = us.Arm("c", us.SelfConsistency(), 3)
     router.add_arm(new)
-    after = router.policy.estimate(np.ones(router.featurizer.dim) / 8, np.array([0, 1]))
+    after = router.policy.estimate(np.ones(router.policy.dim) / 8, np.array([0, 1]))
     np.testing.assert_allclose(before[0], after[0])
     np.testing.assert_allclose(before[1], after[1])
     picks = [router.decide("new prompt").arm for _ in range(3)]

@@ -87,7 +87,7 @@ def test_replicas_add_up_to_one_policy(arms: us.ArmSpace, prices: dict[str, us.P
                 s.sync()
     for s in syncs:
         s.sync()
-    probe = np.ones(32) / np.sqrt(32)
+    probe = np.ones(single.policy.dim) / np.sqrt(single.policy.dim)
     want = single.policy.estimate(probe, np.arange(len(arms)))
     for r in replicas:
         assert r.policy.updates == 600

@@ -29,6 +29,7 @@ from .errors import (
 )
 from .extract import extract_answer, majority_vote
 from .features import EmbeddingFeaturizer, Featurizer, HashingFeaturizer
+from .fit import Outcome
 from .log import DecisionLog, DecisionSink
 from .logread import LoggedDecision, read_log
 from .objective import Budget, Tradeoff
@@ -75,6 +76,7 @@ __all__ = [
     "MissingBackendError",
     "MissingPriceError",
     "NoArmAllowedError",
+    "Outcome",
     "Price",
     "Request",
     "Result",

@@ -12,6 +12,7 @@ import numpy as np
 from .arms import Arm
 from .errors import ConfigurationError, MissingPriceError
 from .samplecount import SampleCountModel
+from .tokens import OutputTokenModel
 from .types import Message, Usage
 
 __all__ = ["CostModel", "Price", "estimate_tokens"]
@@ -85,8 +86,10 @@ class CostModel:
 
     Predicted cost of an arm = input price × input tokens × calls that pay for the input
     + output price × expected output tokens per sample × n + expected scorer cost. The
-    expected output tokens per (model, strategy) are a running mean of observed usage,
-    starting from ``prior_output_tokens`` with the weight of ``prior_weight`` samples.
+    expected output tokens per (model, strategy) are predicted from the request's context
+    vector by an :class:`~uniscale.tokens.OutputTokenModel` (a ridge model in log space)
+    once usage was observed with a context, else a running mean of observed usage; both
+    start from ``prior_output_tokens`` with the weight of ``prior_weight`` samples.
     For an arm that stops early, ``n`` and the calls are the ones its runs are expected
     to use (:class:`~uniscale.samplecount.SampleCountModel`, learned from observed runs).
 
@@ -116,6 +119,8 @@ class CostModel:
         self._extra_calls: dict[str, float] = {}
         self._static: dict[int, tuple[Arm, str, float]] = {}
         self.sample_counts = SampleCountModel()
+        self.output_model = OutputTokenModel(self.prior_output_tokens,
+                                             prior_weight=self.prior_weight)
 
     def price(self, model: str) -> Price:
         """The price of ``model``.
@@ -149,7 +154,9 @@ class CostModel:
         the mean over observed calls (0 before any): a template is the same on every
         call, so one observation is already a good estimate.
         """
-        key = self._key(arm)
+        return self._extra_input(self._key(arm))
+
+    def _extra_input(self, key: str) -> float:
         calls = self._extra_calls.get(key, 0.0)
         return self._extra_in.get(key, 0.0) / calls if calls > 0 else 0.0
 
@@ -158,14 +165,27 @@ class CostModel:
         per_call = max(1, self.samples_per_call.get(arm.model, 1))
         return -(-arm.n // per_call)
 
-    def predict(self, arm: Arm, input_tokens: int) -> float:
-        """Predicted USD of running ``arm`` on a request of ``input_tokens`` tokens."""
-        return float(self.predict_all([arm], input_tokens)[0])
+    def predict(self, arm: Arm, input_tokens: int, x: np.ndarray | None = None) -> float:
+        """Predicted USD of running ``arm`` on a request of ``input_tokens`` tokens.
 
-    def predict_all(self, arms: Sequence[Arm], input_tokens: int) -> np.ndarray:
+        Args:
+            arm: The arm.
+            input_tokens: Input tokens of the request.
+            x: The request's context vector (makes the output-token estimate
+                context-aware once usage was observed with contexts).
+        """
+        return float(self.predict_all([arm], input_tokens, x)[0])
+
+    def predict_all(self, arms: Sequence[Arm], input_tokens: int,
+                    x: np.ndarray | None = None) -> np.ndarray:
         """:meth:`predict` for every arm, sharing the work of arms of one (model, strategy)."""
         out = np.empty(len(arms))
         learned: dict[str, tuple[float, float]] = {}
+        if x is not None:
+            keys = sorted({self._key(a) for a in arms})
+            for key, value in zip(keys, self.output_model.predict(keys, x), strict=True):
+                if math.isfinite(value):
+                    learned[key] = (float(value), self._extra_input(key))
         for i, arm in enumerate(arms):
             entry = self._static.get(id(arm))
             if entry is None or entry[0] is not arm:
@@ -187,7 +207,7 @@ class CostModel:
 
     def observe(self, arm: Arm, output_tokens: int, samples: int, *,
                 input_tokens: int | None = None, calls: int = 0,
-                request_tokens: int | None = None) -> None:
+                request_tokens: int | None = None, x: np.ndarray | None = None) -> None:
         """Learn from what ``samples`` samples of ``arm`` really used.
 
         Args:
@@ -197,6 +217,7 @@ class CostModel:
             input_tokens: Input tokens billed over ``calls`` calls, when known.
             calls: Backend calls those input tokens cover (0: unknown).
             request_tokens: Input tokens the request was estimated at when deciding.
+            x: The request's context vector (teaches the context-aware token model).
         """
         if samples <= 0 or output_tokens < 0:
             return
@@ -204,10 +225,28 @@ class CostModel:
         key = self._key(arm)
         self._tokens[key] = self._tokens.get(key, 0.0) + float(output_tokens)
         self._count[key] = self._count.get(key, 0.0) + float(samples)
+        if x is not None:
+            self.output_model.observe(key, x, float(output_tokens) / samples)
         if input_tokens is not None and request_tokens is not None and calls > 0:
             extra = float(input_tokens) - float(request_tokens) * calls
             self._extra_in[key] = self._extra_in.get(key, 0.0) + extra
             self._extra_calls[key] = self._extra_calls.get(key, 0.0) + float(calls)
+
+    def observe_cost(self, arm: Arm, usd: float, request_tokens: int,
+                     x: np.ndarray | None = None) -> None:
+        """Learn from the USD a request cost when its token usage is unknown.
+
+        The output tokens are backed out of the price: ``usd = input price × input tokens
+        × calls + output price × output tokens`` (input as estimated, plus the strategy's
+        learned template tokens); nothing is learned when the model's output is free.
+        """
+        price = self.price(arm.model)
+        if price.output <= 0 or not math.isfinite(usd) or usd < 0:
+            return
+        per_call = max(request_tokens + self.expected_extra_input_tokens(arm), 0.0)
+        input_usd = price.input * per_call * self.calls(arm) / 1_000_000
+        output = max(usd - input_usd, 0.0) * 1_000_000 / price.output
+        self.observe(arm, round(output), arm.n, x=x)
 
     def observed_cost(self, model: str, usage: Usage) -> float:
         """USD billed for ``usage`` on ``model``."""
@@ -215,13 +254,21 @@ class CostModel:
 
     # -- persistence ---------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        """JSON-ready learned state."""
+        """JSON-ready learned state (the token model's arrays: :meth:`arrays`)."""
         return {"tokens": dict(self._tokens), "count": dict(self._count),
                 "extra_input": dict(self._extra_in), "extra_calls": dict(self._extra_calls),
-                "sample_counts": self.sample_counts.state()}
+                "sample_counts": self.sample_counts.state(),
+                "output_model": self.output_model.state()[0]}
 
-    def set_state(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state`."""
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Arrays of the context-aware token model, saved next to the policy's."""
+        return self.output_model.state()[1]
+
+    def set_state(self, state: Mapping[str, Any],
+                  arrays: Mapping[str, np.ndarray] | None = None) -> None:
+        """Restore :meth:`state` and :meth:`arrays`."""
+        if "output_model" in state and arrays is not None:
+            self.output_model.set_state(dict(state["output_model"]), dict(arrays))
         self._tokens = {str(k): float(v) for k, v in state["tokens"].items()}
         self._count = {str(k): float(v) for k, v in state["count"].items()}
         self._extra_in = {str(k): float(v) for k, v in state.get("extra_input", {}).items()}

@@ -59,10 +59,11 @@ def save_router(router: Router, path: str) -> None:
         "rng": router.rng.bit_generator.state,
         "settings": {"prune": router.prune, "feedback_ttl": router.pending.ttl,
                      "on_invalid_feedback": router.on_invalid_feedback,
-                     "fallback": [a.key for a in router.fallback], "seed": router.seed},
+                     "fallback": [a.key for a in router.fallback], "seed": router.seed,
+                     "context_dim": router.context.dim},
         "stats": router.stats,
     }
-    write_state(path, meta, arrays)
+    write_state(path, meta, {**arrays, **router.costs.arrays()})
 
 
 def _strategy(config: Mapping[str, Any]) -> Strategy:
@@ -197,6 +198,7 @@ def load_router(cls: type[Router], path: str, *, backends: Mapping[str, Any] | N
         fallback=effective["fallback"],
         prior_output_tokens=effective["prior_output_tokens"],
         seed=meta["settings"]["seed"], clock=clock, pending_store=pending_store,
+        context_dim=int(meta["settings"].get("context_dim", 0)),
     )
     try:
         router.policy = LinUCB.from_state(config, meta["policy"], arrays)
@@ -205,7 +207,11 @@ def load_router(cls: type[Router], path: str, *, backends: Mapping[str, Any] | N
     missing = [a.key for a in space if a.key not in router.policy.slots]
     if missing:
         raise ArmSpaceMismatchError(f"the saved statistics lack arms {missing}")
-    router.costs.set_state(meta["cost_model"]["state"])
+    try:
+        router.costs.set_state(meta["cost_model"]["state"], arrays)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise StateFileError(f"state file {path} holds an inconsistent cost model: {exc}") \
+            from exc
     pacer = dict(meta["pacer"])
     if type(router.objective) is not type(_objective(meta["objective"])):
         pacer["multiplier"] = router.pacer.multiplier  # λ learned for another kind of goal

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .arms import Arm, ArmSpace
+from .context import ContextEncoder
 from .cost import CostModel, Price
 from .errors import (
     ConfigurationError,
@@ -22,6 +23,7 @@ from .errors import (
 )
 from .explain import CandidateTable
 from .features import Featurizer, HashingFeaturizer
+from .fit import Outcome, prepare_outcomes
 from .inputs import ArmSelector, check_number, context_of, select_arms
 from .log import DecisionSink, LogTarget, open_log
 from .objective import Objective, Pacer, Tradeoff
@@ -69,6 +71,8 @@ class Router:
             or a :class:`~uniscale.log.DecisionSink`; read it with :func:`read_log`.
         log_features: Write each decision's features to the log (needed to warm start
             from it with :meth:`fit`); otherwise a digest.
+        context_dim: Hashed buckets for the side features passed as ``context=`` to
+            :meth:`decide` (0: none).
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class Router:
         pending_store: PendingStore | None = None,
         log: LogTarget | DecisionSink | None = None,
         log_features: bool = False,
+        context_dim: int = 16,
     ) -> None:
         self.arms = arms if isinstance(arms, ArmSpace) else ArmSpace(arms)
         self.backends: dict[str, Any] = dict(backends or {})
@@ -109,8 +114,9 @@ class Router:
         self.seed = seed
         self.pacer = Pacer(self.objective)
         self.costs = CostModel(prices, prior_output_tokens=prior_output_tokens)
+        self.context = ContextEncoder(context_dim, seed=seed)
         self.policy = LinUCB(
-            self.featurizer.dim, alpha=alpha, ridge=ridge, arm_ridge=arm_ridge,
+            self.featurizer.dim + self.context.dim, alpha=alpha, ridge=ridge, arm_ridge=arm_ridge,
             forgetting=forgetting,
             hybrid=hybrid, shared_dim=shared_dim, projection_seed=seed,
         )
@@ -178,6 +184,7 @@ class Router:
         features: Any = None,
         allowed: ArmSelector | None = None,
         input_tokens: int | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> Decision:
         """Choose an arm for a request.
 
@@ -186,21 +193,39 @@ class Router:
             features: A context vector to use instead of featurising ``request``.
             allowed: Restrict this request to some arms (arms, arm keys or a predicate).
             input_tokens: Input tokens of the request, when known better than estimated.
+            context: Side features you know about the request, e.g.
+                ``{"task": "sql", "tenant": "acme", "length": 1200}`` (strings and
+                booleans one-hot, numbers log-scaled).
 
         Returns:
             The decision; give its ``id`` to :meth:`feedback`.
         """
-        x, tokens = context_of(self.featurizer, request, features, input_tokens)
+        x, tokens = self.context_vector(request, features, input_tokens, context)
         candidates = select_arms(self.arms, allowed)
         with self._lock:
-            return self._decide(x, tokens, candidates, new_request=True)
+            return self._decide(x, tokens, candidates, new_request=True, context=context)
+
+    def context_vector(self, request: Any, features: Any = None,
+                       input_tokens: int | None = None,
+                       context: Mapping[str, Any] | None = None) -> tuple[np.ndarray, int]:
+        """The vector the policy learns on (text features, then side features).
+
+        Returns:
+            ``(x, input_tokens)``.
+        """
+        x, tokens = context_of(self.featurizer, request, features, input_tokens)
+        if self.context.dim:
+            x = np.concatenate([x, self.context.encode(context)])
+        else:
+            self.context.encode(context)  # a clear error when context= cannot be used
+        return x, tokens
 
     def _decide(self, x: np.ndarray, tokens: int, arms: list[Arm], *, new_request: bool,
                 context: Mapping[str, Any] | None = None) -> Decision:
         slots = np.array([self.policy.slot(a.key) for a in arms], dtype=np.int64)
         self._refresh_samples_per_call()  # a backend may learn that its server refuses `n`
         mean, width = self.policy.estimate(x, slots)
-        costs = self.costs.predict_all(arms, tokens)
+        costs = self.costs.predict_all(arms, tokens, x)
         lam = self.pacer.lam
         ucb = mean + self.policy.alpha * width
         keep = np.ones(len(arms), dtype=bool)
@@ -221,7 +246,8 @@ class Router:
             table=CandidateTable(arms, mean, width, ucb, costs, raw, keep, pick),
         )
         self.pending.put(Pending(decision.id, arms[pick].key, x, decision.predicted_cost,
-                                 decision.predicted_cost, self.pending.clock()))
+                                 decision.predicted_cost, self.pending.clock(),
+                                 input_tokens=tokens))
         self.pacer.charge(decision.predicted_cost, new_request=new_request)
         self.stats["decisions"] += 1
         if self.decision_log is not None:
@@ -256,6 +282,11 @@ class Router:
                 if pending is not None:  # None: an earlier attempt already recorded it
                     self.policy.update(self.policy.slot(pending.arm), pending.x, value)
                     if spent is not None:
+                        if pending.observed_cost is None:  # no usage seen: learn the USD
+                            arm = self.arms.get(pending.arm)
+                            if arm is not None:
+                                self.costs.observe_cost(arm, spent, pending.input_tokens,
+                                                        pending.x)
                         self._settle(pending, spent)
                 self.stats["feedback"] += 1
             if self.decision_log is not None:
@@ -298,11 +329,40 @@ class Router:
             if arm is not None:
                 self.costs.observe(arm, usage.output_tokens, samples,
                                    input_tokens=usage.input_tokens, calls=usage.calls,
-                                   request_tokens=request_tokens)
+                                   request_tokens=request_tokens, x=pending.x)
             self._settle(pending, cost)
         if self.decision_log is not None:
             self.decision_log.cost(pending.id, cost)
         return cost
+
+    def fit(self, records: Iterable[Outcome | Mapping[str, Any]]) -> int:
+        """Warm start from outcomes recorded offline (an eval set, or a decision log).
+
+        Every record is checked before anything is learned: a bad record raises the
+        same clear error as :meth:`feedback` would (naming its position) and leaves the
+        router unchanged. The records are added to the bandit's sums in one batch, and
+        their usage or cost teaches the cost model.
+
+        Args:
+            records: :class:`Outcome` records, or mappings with the same keys.
+
+        Returns:
+            The number of records learned.
+        """
+        with self._lock:
+            batch = prepare_outcomes(self, records)
+            self.policy.add_batch(batch.slots, batch.X, batch.scores, batch.weights)
+            for i, arm in enumerate(batch.arms):
+                usage, usd = batch.usages[i], batch.costs[i]
+                x, tokens = batch.X[i], int(batch.tokens[i])
+                if usage is not None:
+                    self.costs.observe(arm, usage.output_tokens, arm.n,
+                                       input_tokens=usage.input_tokens, calls=usage.calls,
+                                       request_tokens=tokens, x=x)
+                elif usd is not None:
+                    self.costs.observe_cost(arm, usd, tokens, x)
+            self.stats["fitted"] = self.stats.get("fitted", 0) + len(batch.arms)
+            return len(batch.arms)
 
     # -- running ----------------------------------------------------------------------
     def _backend(self, arm: Arm) -> Any:

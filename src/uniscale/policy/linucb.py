@@ -242,6 +242,43 @@ class LinUCB:
         if self.refactor_every and self.updates % self.refactor_every == 0 and self.hybrid:
             self.A0_inv = _sym_inv(self.A0)
 
+    def add_batch(self, slots: np.ndarray, X: np.ndarray, rewards: np.ndarray,
+                  weights: np.ndarray | None = None) -> None:
+        """Learn many observations at once: add their sums, then re-factorise once.
+
+        The result equals calling :meth:`update` for each row (without forgetting between
+        them: a batch is one moment in time), in ``O(N·d² + K·d³)``.
+
+        Args:
+            slots: ``(N,)`` slot of each observation.
+            X: ``(N, dim)`` contexts.
+            rewards: ``(N,)`` rewards.
+            weights: ``(N,)`` non-negative weight of each observation (default 1).
+        """
+        slots = np.asarray(slots, dtype=np.int64)
+        X = np.asarray(X, dtype=float)
+        r = np.asarray(rewards, dtype=float)
+        w = np.ones(len(r)) if weights is None else np.asarray(weights, dtype=float)
+        if len(slots) == 0:
+            return
+        Z = None
+        if self.hybrid:
+            xs = np.hstack([np.ones((len(X), 1)), X @ self._P.T])
+            Z = (self.desc[slots][:, :, None] * xs[:, None, :]).reshape(len(slots), -1)
+        for slot in np.unique(slots):
+            rows = slots == slot
+            Xs, ws = X[rows], w[rows]
+            self.A_raw[slot] += (Xs * ws[:, None]).T @ Xs
+            self.b[slot] += Xs.T @ (ws * r[rows])
+            self.counts[slot] += float(ws.sum())
+            if Z is not None:
+                self.B[slot] += (Xs * ws[:, None]).T @ Z[rows]
+        if Z is not None:
+            self.S_zz += (Z * w[:, None]).T @ Z
+            self.zr += Z.T @ (w * r)
+        self.updates += len(r)
+        self.refactor()
+
     def _refactor_slot(self, slot: int) -> None:
         """Recompute one arm's inverse from its sums (bounds floating-point drift)."""
         A = self.A_raw[slot] + self.arm_ridge * self.prior_scale * np.eye(self.dim)

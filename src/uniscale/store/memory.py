@@ -25,6 +25,7 @@ class Pending:
         charged: USD charged to the budget pacer so far.
         created: Wall-clock time of the decision (seconds since the epoch).
         observed_cost: USD really spent, once known.
+        input_tokens: Input tokens the request was estimated at.
     """
 
     id: str
@@ -34,6 +35,7 @@ class Pending:
     charged: float
     created: float
     observed_cost: float | None = None
+    input_tokens: int = 0
 
 
 def duplicate_error(decision_id: str) -> DuplicateFeedbackError:
@@ -153,7 +155,8 @@ class PendingStore:
         """JSON-ready pending decisions."""
         return [
             {"id": p.id, "arm": p.arm, "x": p.x.tolist(), "predicted_cost": p.predicted_cost,
-             "charged": p.charged, "created": p.created, "observed_cost": p.observed_cost}
+             "charged": p.charged, "created": p.created, "observed_cost": p.observed_cost,
+             "input_tokens": p.input_tokens}
             for p in self._pending.values()
         ]
 
@@ -169,4 +172,5 @@ class PendingStore:
                 charged=float(raw["charged"]),  # type: ignore[arg-type]
                 created=float(raw["created"]),  # type: ignore[arg-type]
                 observed_cost=None if cost is None else float(cost),  # type: ignore[arg-type]
+                input_tokens=int(raw.get("input_tokens", 0)),  # type: ignore[call-overload]
             )

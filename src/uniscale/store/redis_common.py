@@ -53,7 +53,8 @@ def dump_pending(item: Pending) -> str:
     """JSON text of a pending decision."""
     return json.dumps({"id": item.id, "arm": item.arm, "x": item.x.tolist(),
                        "predicted_cost": item.predicted_cost, "charged": item.charged,
-                       "created": item.created, "observed_cost": item.observed_cost})
+                       "created": item.created, "observed_cost": item.observed_cost,
+                       "input_tokens": item.input_tokens})
 
 
 def load_pending(raw: dict[str, Any]) -> Pending:
@@ -61,4 +62,4 @@ def load_pending(raw: dict[str, Any]) -> Pending:
     cost = raw.get("observed_cost")
     return Pending(str(raw["id"]), str(raw["arm"]), np.asarray(raw["x"], dtype=float),
                    float(raw["predicted_cost"]), float(raw["charged"]), float(raw["created"]),
-                   None if cost is None else float(cost))
+                   None if cost is None else float(cost), int(raw.get("input_tokens", 0)))

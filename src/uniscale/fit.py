@@ -1,0 +1,143 @@
+"""Warm start: outcomes recorded offline, learned in one batch.
+
+An *eval set* run through every arm gives full information (each arm's score on each
+prompt); a decision log gives bandit feedback (only the chosen arm's). Both are a list of
+:class:`Outcome` records, which :meth:`Router.fit` learns in one batch add of the LinUCB
+sums plus one re-factorisation, the cost model learning from the same records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .arms import Arm
+from .errors import ConfigurationError, UniScaleError
+from .inputs import check_number
+from .types import Usage
+
+if TYPE_CHECKING:
+    from .router import Router
+
+__all__ = ["Outcome", "PreparedOutcomes", "prepare_outcomes"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one arm achieved on one request, recorded offline.
+
+    Attributes:
+        arm: The arm (an :class:`Arm` of the router, or its key such as
+            ``"gpt-4o/single/1"``).
+        score: Quality in ``[0, 1]``.
+        request: The prompt or messages (featurised like a live request); or
+        features: The context vector, instead of ``request``.
+        cost: Observed USD, when known (teaches the cost model).
+        usage: Billed tokens, when known (teaches the cost model better than ``cost``).
+        context: Side features, as passed to :meth:`Router.decide`.
+        input_tokens: Input tokens of the request, when known better than estimated.
+        weight: How much this record counts (1 = one live feedback).
+    """
+
+    arm: Arm | str
+    score: float
+    request: Any = None
+    features: Any = None
+    cost: float | None = None
+    usage: Usage | None = None
+    context: Mapping[str, Any] | None = None
+    input_tokens: int | None = None
+    weight: float = 1.0
+
+
+_FIELDS = {f.name for f in fields(Outcome)}
+
+
+@dataclass(frozen=True)
+class PreparedOutcomes:
+    """Validated records, ready to be added to a router's state.
+
+    Attributes:
+        arms: Arm of each record.
+        slots: ``(N,)`` policy slot of each record.
+        X: ``(N, d)`` context vectors.
+        scores: ``(N,)`` scores.
+        weights: ``(N,)`` weights.
+        tokens: ``(N,)`` input tokens of each request.
+        costs: Observed USD per record (None: unknown).
+        usages: Usage per record (None: unknown).
+    """
+
+    arms: list[Arm]
+    slots: np.ndarray
+    X: np.ndarray
+    scores: np.ndarray
+    weights: np.ndarray
+    tokens: np.ndarray
+    costs: list[float | None]
+    usages: list[Usage | None]
+
+
+def _as_outcome(record: Any) -> Outcome:
+    if isinstance(record, Outcome):
+        return record
+    if isinstance(record, Mapping):
+        unknown = set(record) - _FIELDS
+        if unknown:
+            raise ConfigurationError(
+                f"unknown outcome fields {sorted(unknown)}: use {sorted(_FIELDS)}")
+        try:
+            return Outcome(**record)
+        except TypeError as exc:
+            raise ConfigurationError(
+                f"an outcome needs at least arm= and score=: {exc}") from None
+    raise ConfigurationError(
+        f"cannot learn from {type(record).__name__}: pass uniscale.Outcome(...) records "
+        "or mappings with the keys arm, score and request or features")
+
+
+def prepare_outcomes(router: Router, records: Iterable[Any]) -> PreparedOutcomes:
+    """Validate every record and compute its context vector, changing nothing.
+
+    Raises:
+        UniScaleError: A record is malformed; the message names the record's position.
+    """
+    arms: list[Arm] = []
+    rows: list[np.ndarray] = []
+    scores: list[float] = []
+    weights: list[float] = []
+    tokens: list[int] = []
+    costs: list[float | None] = []
+    usages: list[Usage | None] = []
+    if isinstance(records, (str, bytes, Mapping, Outcome)):
+        raise ConfigurationError("fit() takes an iterable of outcomes, e.g. a list")
+    for i, record in enumerate(records):
+        try:
+            item = _as_outcome(record)
+            arm = item.arm if isinstance(item.arm, Arm) else router.arms.find(str(item.arm))
+            router.arms.index(arm)
+            score = check_number("score", item.score, 1.0)
+            weight = check_number("weight", item.weight, None)
+            cost = None if item.cost is None else check_number("cost", item.cost, None)
+            if item.usage is not None and not isinstance(item.usage, Usage):
+                raise ConfigurationError(
+                    f"usage must be a uniscale.Usage, got {type(item.usage).__name__}")
+            x, n_tokens = router.context_vector(item.request, item.features, item.input_tokens,
+                                                item.context)
+        except UniScaleError as exc:
+            raise type(exc)(f"outcome #{i}: {exc}") from None
+        arms.append(arm)
+        rows.append(x)
+        scores.append(score)
+        weights.append(weight)
+        tokens.append(n_tokens)
+        costs.append(cost)
+        usages.append(item.usage)
+    slots = np.array([router.policy.slot(a.key) for a in arms], dtype=np.int64)
+    dim = router.policy.dim
+    X = np.vstack(rows) if rows else np.zeros((0, dim))
+    return PreparedOutcomes(arms, slots, X, np.array(scores), np.array(weights),
+                            np.array(tokens, dtype=np.int64), costs, usages)

@@ -1,0 +1,159 @@
+"""Output tokens per sample as a function of the request: a ridge model in log space.
+
+A code prompt may cost six times a trivia prompt on the same arm; a running mean cannot
+know that. For each (model, strategy) this model fits ``log tokens ≈ wᵀ[x, 1]`` by ridge
+regression on the request's context vector ``x``, shrunk towards the prior (``w = 0`` for
+the context, ``log prior_tokens`` for the bias, with the weight of ``prior_weight``
+samples), and corrects the exp-of-a-log-mean bias by the log-normal factor
+``exp(σ²/2)``, with ``σ²`` the mean squared residual of the current fit. The inverse is
+kept by Sherman–Morrison updates, so one observation costs ``O(d²)``; predicting for
+every arm is one matrix–vector product.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["OutputTokenModel"]
+
+_MAX_LOG = math.log(1e7)  # no sample bills more than ten million tokens
+
+
+class OutputTokenModel:
+    """Context-aware expected output tokens per sample, one regression per key.
+
+    Args:
+        prior_tokens: Output tokens per sample assumed before any is observed.
+        prior_weight: Pseudo-count of that prior (ridge precision of the bias).
+        ridge: Ridge precision of the context weights.
+    """
+
+    def __init__(self, prior_tokens: float, *, prior_weight: float = 2.0,
+                 ridge: float = 1.0) -> None:
+        self.prior_tokens = float(prior_tokens)
+        self.prior_weight = float(prior_weight)
+        self.ridge = float(ridge)
+        self.dim: int | None = None
+        self._keys: dict[str, int] = {}
+        self._A = np.zeros((0, 0, 0))      # sums Σ x̃x̃ᵀ per key (x̃ = [x, 1])
+        self._b = np.zeros((0, 0))         # sums Σ x̃ log t
+        self._inv = np.zeros((0, 0, 0))    # (prior + A)⁻¹
+        self._w = np.zeros((0, 0))         # fitted weights
+        self._smear = np.zeros(0)          # Σ weight · (log t)²
+        self._n = np.zeros(0)              # observations
+        self._factor = np.zeros(0)         # exp(σ²/2)
+
+    # -- shape ---------------------------------------------------------------------
+    def _prior(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        precision = np.full(dim + 1, self.ridge)
+        precision[-1] = self.prior_weight
+        mean = np.zeros(dim + 1)
+        mean[-1] = math.log(max(self.prior_tokens, 1.0))
+        return precision, mean
+
+    def _slot(self, key: str, dim: int) -> int:
+        if self.dim is None:
+            self.dim = dim
+        if dim != self.dim:
+            raise ValueError(f"context has {dim} features, the token model {self.dim}")
+        slot = self._keys.get(key)
+        if slot is not None:
+            return slot
+        precision, mean = self._prior(dim)
+        self._keys[key] = slot = len(self._keys)
+        self._A = np.concatenate([self._A.reshape(slot, dim + 1, dim + 1),
+                                  np.zeros((1, dim + 1, dim + 1))])
+        self._b = np.vstack([self._b.reshape(slot, dim + 1), np.zeros((1, dim + 1))])
+        self._inv = np.concatenate([self._inv.reshape(slot, dim + 1, dim + 1),
+                                    np.diag(1.0 / precision)[None]])
+        self._w = np.vstack([self._w.reshape(slot, dim + 1), mean[None]])
+        self._smear = np.append(self._smear, 0.0)
+        self._n = np.append(self._n, 0.0)
+        self._factor = np.append(self._factor, 1.0)
+        return slot
+
+    # -- learning --------------------------------------------------------------------
+    def observe(self, key: str, x: np.ndarray, tokens_per_sample: float,
+                weight: float = 1.0) -> None:
+        """Learn that one request with context ``x`` billed ``tokens_per_sample``."""
+        if not (math.isfinite(tokens_per_sample) and weight > 0):
+            return
+        slot = self._slot(key, len(x))
+        xt = np.append(x, 1.0)
+        y = math.log(max(tokens_per_sample, 1.0))
+        self._smear[slot] += weight * y * y
+        self._n[slot] += weight
+        scaled = math.sqrt(weight) * xt
+        u = self._inv[slot] @ scaled
+        self._inv[slot] -= np.outer(u, u) / (1.0 + float(scaled @ u))
+        self._A[slot] += np.outer(scaled, scaled)
+        self._b[slot] += weight * y * xt
+        self._refit(slot)
+
+    def _refit(self, slot: int) -> None:
+        precision, mean = self._prior(self._A.shape[1] - 1)
+        w = self._inv[slot] @ (self._b[slot] + precision * mean)
+        self._w[slot] = w
+        n = self._n[slot]
+        if n > 0:  # Σ (y − wᵀx̃)² from the sums
+            rss = self._smear[slot] - 2.0 * float(w @ self._b[slot]) \
+                + float(w @ self._A[slot] @ w)
+            self._factor[slot] = math.exp(min(max(rss, 0.0) / (n + 1.0), 2.0) / 2.0)
+
+    # -- prediction ------------------------------------------------------------------
+    def known(self, key: str) -> bool:
+        """Whether ``key`` has observations."""
+        slot = self._keys.get(key)
+        return slot is not None and self._n[slot] > 0
+
+    def predict(self, keys: list[str], x: np.ndarray) -> np.ndarray:
+        """Expected output tokens per sample for each key (NaN for keys never observed)."""
+        out = np.full(len(keys), np.nan)
+        if self.dim is None or len(x) != self.dim:
+            return out
+        slots = [self._keys.get(k, -1) for k in keys]
+        idx = np.array([s for s in slots if s >= 0], dtype=np.int64)
+        if len(idx) == 0:
+            return out
+        xt = np.append(x, 1.0)
+        logs = np.clip(self._w[idx] @ xt, 0.0, _MAX_LOG)
+        values = np.exp(logs) * self._factor[idx]
+        pos = np.flatnonzero(np.array(slots) >= 0)
+        out[pos] = values
+        return out
+
+    # -- persistence -------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """``(metadata, arrays)`` of the learned sums."""
+        meta = {"keys": list(self._keys), "dim": self.dim}
+        return meta, {"tok_A": self._A, "tok_b": self._b, "tok_smear": self._smear,
+                      "tok_n": self._n}
+
+    def set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`state` (inverses and weights are recomputed from the sums)."""
+        keys = [str(k) for k in meta.get("keys", [])]
+        self.dim = None if meta.get("dim") is None else int(meta["dim"])
+        self._keys = {}
+        if not keys or self.dim is None:
+            return
+        A = np.asarray(arrays["tok_A"], dtype=float)
+        b = np.asarray(arrays["tok_b"], dtype=float)
+        smear = np.asarray(arrays["tok_smear"], dtype=float)
+        n = np.asarray(arrays["tok_n"], dtype=float)
+        d1 = self.dim + 1
+        if A.shape != (len(keys), d1, d1) or b.shape != (len(keys), d1) \
+                or smear.shape != (len(keys),) or n.shape != (len(keys),):
+            raise ValueError("token model arrays do not match its keys")
+        if not all(np.all(np.isfinite(a)) for a in (A, b, smear, n)):
+            raise ValueError("token model arrays are not finite")
+        precision, _ = self._prior(self.dim)
+        self._keys = {k: i for i, k in enumerate(keys)}
+        self._A, self._b, self._smear, self._n = A.copy(), b.copy(), smear.copy(), n.copy()
+        self._inv = np.stack([np.linalg.inv(a + np.diag(precision)) for a in A])
+        self._w = np.zeros((len(keys), d1))
+        self._factor = np.ones(len(keys))
+        for slot in range(len(keys)):
+            self._refit(slot)

@@ -1,0 +1,128 @@
+"""Warm start from recorded outcomes, and side features passed as context=."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import uniscale as us
+
+
+def _router(**kw: object) -> us.Router:
+    arms = us.ArmSpace.product(["small", "large"], [us.Single(), us.SelfConsistency()], [1, 3])
+    prices = {"small": us.Price(0.15, 0.6), "large": us.Price(2.5, 10.0)}
+    return us.Router(arms, prices, us.Tradeoff(0.01), seed=0, **kw)  # type: ignore[arg-type]
+
+
+def test_fit_equals_the_same_feedback_given_live(rng: np.random.Generator) -> None:
+    live, fitted = _router(), _router()
+    records = []
+    for i in range(120):
+        arm = list(live.arms)[i % len(live.arms)]
+        prompt = f"question {i} about {'math' if i % 2 else 'chat'}"
+        score = float(rng.random())
+        d = live.decide(prompt, allowed=[arm])
+        live.feedback(d.id, score)
+        records.append(us.Outcome(request=prompt, arm=arm, score=score))
+    assert fitted.fit(records) == 120
+    x, _ = live.context_vector("a new question about math")
+    slots = np.arange(len(live.arms))
+    for a, b in zip(live.policy.estimate(x, slots), fitted.policy.estimate(x, slots),
+                    strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+    np.testing.assert_array_equal(live.policy.counts, fitted.policy.counts)
+
+
+def test_fit_accepts_mappings_and_arm_keys_and_teaches_the_cost_model() -> None:
+    router = _router()
+    arm = us.Arm("large", us.SelfConsistency(), 3)
+    before = router.decide("hello there", allowed=[arm]).predicted_cost
+    n = router.fit([{"request": "hello there", "arm": arm.key, "score": 1.0,
+                     "usage": us.Usage(10, 3 * 900, calls=1)}] * 5)
+    assert n == 5
+    after = router.decide("hello there", allowed=[arm]).predicted_cost
+    assert after > 2 * before  # 900 output tokens per sample, not the prior 256
+    # USD alone (no usage) is backed out into tokens through the price
+    other = _router()
+    small = us.Arm("small", us.Single(), 1)
+    tokens = other.decide("hi", allowed=[small]).input_tokens
+    usd = (0.15 * tokens + 0.6 * 2000) / 1e6
+    other.fit([us.Outcome(request="hi", arm=small, score=1.0, cost=usd)] * 20)
+    predicted = other.decide("hi", allowed=[small]).predicted_cost
+    assert predicted == pytest.approx(usd, rel=0.15)
+
+
+@pytest.mark.parametrize("bad", [
+    {"request": "q", "arm": "nope/single/1", "score": 1.0},
+    {"request": "q", "arm": "small/single/1", "score": 1.5},
+    {"request": "q", "arm": "small/single/1", "score": float("nan")},
+    {"request": "q", "arm": "small/single/1", "score": 1.0, "cost": -1.0},
+    {"request": "q", "arm": "small/single/1", "score": 1.0, "colour": "red"},
+    {"request": "q", "arm": "small/single/1", "score": 1.0, "context": {"task": [1]}},
+    {"features": np.zeros(3), "arm": "small/single/1", "score": 1.0},
+    {"arm": "small/single/1"},
+    "not a record",
+])
+def test_a_bad_record_changes_nothing(bad: object, tmp_path: Path) -> None:
+    router = _router()
+    good = [us.Outcome(request=f"q{i}", arm="small/single/1", score=1.0) for i in range(3)]
+    router.fit(good)
+    router.save(str(tmp_path / "before.json"))
+    with pytest.raises(us.UniScaleError, match="outcome #3"):
+        router.fit([*good, bad])
+    router.save(str(tmp_path / "after.json"))
+    assert (tmp_path / "before.json").read_text() == (tmp_path / "after.json").read_text()
+
+
+def test_fitted_state_and_cost_model_survive_save_and_load(tmp_path: Path) -> None:
+    router = _router()
+    router.fit([us.Outcome(request=f"code {i}" if i % 2 else f"chat {i}",
+                           arm="large/single/1", score=float(i % 2),
+                           usage=us.Usage(20, 1500 if i % 2 else 50, calls=1))
+                for i in range(40)])
+    path = str(tmp_path / "state.npz")
+    router.save(path)
+    loaded = us.Router.load(path)
+    for prompt in ("code 99", "chat 98"):
+        a = router.decide(prompt, context=None)
+        b = loaded.decide(prompt)
+        assert a.arm == b.arm and a.predicted_cost == pytest.approx(b.predicted_cost)
+    np.testing.assert_array_equal(router.policy.counts, loaded.policy.counts)
+
+
+def test_best_arm_that_depends_only_on_context_task_is_learned() -> None:
+    arms = [us.Arm("sql-model", us.Single()), us.Arm("chat-model", us.Single())]
+    prices = {"sql-model": us.Price(1, 1), "chat-model": us.Price(1, 1)}
+    router = us.Router(arms, prices, us.Tradeoff(10.0), seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        task = "sql" if rng.random() < 0.5 else "chat"
+        d = router.decide("the same words every time", context={"task": task})
+        right = d.arm.model.startswith(task)
+        router.feedback(d.id, float(rng.random() < (0.9 if right else 0.2)))
+    for task in ("sql", "chat"):
+        picks = [router.decide("the same words every time", context={"task": task}).arm.model
+                 for _ in range(20)]
+        assert picks.count(f"{task}-model") >= 18, (task, picks)
+
+
+@pytest.mark.parametrize("context, message", [
+    ("sql", "mapping"),
+    ({"task": object()}, "string, number or bool"),
+    ({"length": float("inf")}, "finite"),
+    ({3: "x"}, "non-empty strings"),
+])
+def test_bad_context_is_refused_clearly(context: object, message: str) -> None:
+    router = _router()
+    with pytest.raises(us.InvalidFeaturesError, match=message):
+        router.decide("q", context=context)  # type: ignore[arg-type]
+    assert router.stats["decisions"] == 0
+
+
+def test_context_needs_room_for_side_features() -> None:
+    router = _router(context_dim=0)
+    with pytest.raises(us.InvalidFeaturesError, match="context_dim"):
+        router.decide("q", context={"task": "sql"})
+    router.decide("q")
