@@ -25,6 +25,8 @@ EXPECTED_ALL = [
     "UnknownDecisionError", "Usage", "__version__", "extract_answer", "majority_vote",
     # observability (issue 12)
     "DecisionLog", "DecisionSink", "LogFileError", "LoggedDecision", "read_log",
+    # warm start (issue 9)
+    "Outcome",
 ]
 
 

@@ -38,8 +38,9 @@ def test_candidates_equal_policy_estimate_and_cost_model(
     d = router.decide(features=x, input_tokens=150, allowed=allowed)
 
     slots = np.array([router.policy.slot(a.key) for a in allowed])
-    mean, width = router.policy.estimate(x, slots)
-    cost = router.costs.predict_all(allowed, 150)
+    full, _ = router.context_vector(None, x, 150)  # text features + (empty) side features
+    mean, width = router.policy.estimate(full, slots)
+    cost = router.costs.predict_all(allowed, 150, full)
     lam = router.pacer.lam
     assert [c.arm for c in d.candidates] == allowed
     for i, c in enumerate(d.candidates):
