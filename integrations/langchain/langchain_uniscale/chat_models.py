@@ -2,55 +2,51 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.utils import from_env
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr, SkipValidation
 
 from uniscale import (
+    AllSamplesFailedError,
     Arm,
-    ArmSpace,
+    Budget,
     ConfigurationError,
-    Decision,
-    DuplicateFeedbackError,
+    Featurizer,
     MissingBackendError,
-    Request,
+    Price,
     Result,
     Router,
-    Single,
-    Usage,
+    Strategy,
+    Tradeoff,
 )
 
-from .backend import CHILD_KWARGS, TOOL_CHOICE, TOOLS, ChatModelBackend, PreparedCall
-from .convert import (
-    estimate_usage,
-    message_to_chunk,
-    to_uniscale_messages,
-    usage_from_metadata,
+from .backend import TOOL_CHOICE, ChatModelBackend
+from .calls import CallPlan, plan_call
+from .failures import provider_error
+from .feedback import give_feedback
+from .replies import build_reply
+from .runs import RunIndex, enable_run_tracking, run_graph
+from .settings import CORE_ARGUMENTS, check_arguments, make_router
+from .streaming import (
+    RoutedStream,
+    astreamed_result,
+    started,
+    stream_run,
+    stream_run_manager,
+    streamed_result,
 )
-from .replies import StreamTally, build_reply, clean_chunk, last_chunk
-from .runs import RunIndex, enable_run_tracking, parse_run_id, resolve_targets, run_graph
 
 __all__ = ["ChatUniScale"]
 
-
-@dataclass(frozen=True)
-class _Call:
-    """One routed call: the core messages, the arms it may use, stop and child options."""
-
-    messages: tuple[Any, ...]
-    allowed: Callable[[Arm], bool] | None
-    stop: list[str] | None
-    options: dict[str, Any]
+PriceLike = Price | tuple[float, float] | dict[str, float]
 
 
 class ChatUniScale(BaseChatModel):
@@ -63,12 +59,13 @@ class ChatUniScale(BaseChatModel):
     Setup:
         ```python
         import uniscale as us
+        from langchain_openai import ChatOpenAI
         from langchain_uniscale import ChatUniScale
 
         chat = ChatUniScale(
-            models={"small": small_chat_model, "large": large_chat_model},
-            prices={"small": us.Price(0.15, 0.6), "large": us.Price(2.5, 10.0)},
-            strategies=[us.Single(), us.SelfConsistency()],
+            models={"mini": ChatOpenAI(model="gpt-4o-mini"), "big": ChatOpenAI(model="gpt-4o")},
+            prices={"mini": us.Price(0.15, 0.6), "big": us.Price(2.5, 10.0)},
+            strategies=["single", "self-consistency"],
             n=[1, 5],
             objective=us.Tradeoff(willingness_to_pay=0.01),
         )
@@ -76,38 +73,56 @@ class ChatUniScale(BaseChatModel):
         chat.feedback(reply, score=1.0)
         ```
 
-    Every reply carries ``response_metadata["model_name"]`` (the chosen model's key),
-    the child's ``model_provider``, and ``response_metadata["uniscale"]`` with the
-    decision id, arm, predicted and observed cost and the vote share. ``usage_metadata``
-    is the sum over every sample the arm drew.
+    Children are called through their public interface as runs nested in the router's
+    run, so their rate limiters, caches, callbacks and LangSmith runs work; a child with
+    a request-level ``n`` (``ChatOpenAI``) draws all samples of an arm in one request.
+    Every reply carries the child's own ``response_metadata`` (``model_name`` is the
+    child's real model, e.g. ``gpt-4o-mini``), ``usage_metadata`` summed over every sample
+    (counted once by ``get_usage_metadata_callback``), and
+    ``response_metadata["uniscale"]`` with the alias (``model``), decision id, arm,
+    predicted and observed cost and the vote share. When every arm failed, the last
+    provider exception is raised with its own type and a note.
 
-    Tool calls: requests with tools go only to arms whose strategy can handle tool calls
-    (``strategy.supports_tools``; in the core that is :class:`uniscale.Single`, n=1).
-    The per-call ``model=`` keyword pins the call to one model's arms.
+    Tool calls go only to arms whose strategy handles them (``Single``) and whose child
+    implements ``bind_tools``. The per-call ``model=`` keyword pins a call to one model.
+    Context for the router: ``config={"metadata": {"uniscale_context": {...}}}``.
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     models: dict[str, BaseChatModel]
     """Child chat models by name; the names are the arms' models and price keys."""
-    router: Any = None
-    """A ready :class:`uniscale.Router`; built from the settings below when omitted."""
-    strategies: list[Any] | None = None
-    """Core strategies (default ``[uniscale.Single()]``)."""
+    prices: dict[str, PriceLike] | None = None
+    """``uniscale.Price`` per model (or ``(input, output)``), USD per 1M tokens."""
+    strategies: list[Strategy | str] | None = None
+    """Strategies or their names ``"single"``, ``"self-consistency"`` (default single)."""
     n: list[int] | None = None
     """Sample counts of the multi-sample strategies (default ``[1]``)."""
-    prices: dict[str, Any] | None = None
-    """``uniscale.Price`` per model, USD per 1M tokens."""
-    objective: Any = None
+    arms: list[Arm] | None = None
+    """Explicit arms instead of models x strategies x n."""
+    objective: Tradeoff | Budget | None = None
     """``uniscale.Tradeoff`` or ``uniscale.Budget`` (default: the core's)."""
-    featurizer: Any = None
+    alpha: float | None = None
+    """Exploration width of LinUCB (default: the core's)."""
+    ridge: float | None = None
+    """Ridge prior precision (default: the core's)."""
+    featurizer: SkipValidation[Featurizer] | None = None
     """Context featurizer (default: the core's hashing featurizer)."""
-    alpha: float = 1.0
-    """Exploration width of LinUCB."""
-    seed: int = 0
-    """Seed of the router's tie-breaking."""
-    fallback: list[str] | None = None
-    """Models whose single-sample arm serves a call when the chosen arm's child fails."""
+    fallback: list[Arm | str] | None = None
+    """Arms, arm keys or models (their single-sample arm) serving a call whose arm failed."""
     state_path: str | None = Field(default_factory=from_env("UNISCALE_STATE_PATH", default=None))
-    """Learned-state file: loaded at construction when it exists, written by :meth:`save`."""
+    """Learned-state file: loaded at construction when it exists (the settings given here
+    win, the statistics are kept), written by :meth:`save`."""
+    seed: int | None = None
+    """Seed of the router (default: the core's)."""
+    router: Router | None = None
+    """A ready :class:`uniscale.Router`, instead of the settings above."""
+    baseline: Arm | str | None = None
+    """Baseline arm of conservative exploration (passed to the core when it takes it)."""
+    conservative: Any = None
+    """Conservative-exploration setting (passed to the core when it takes it)."""
+    log: Any = None
+    """Decision log (passed to the core when it takes it)."""
     temperature: float | None = None
     """Temperature for single-sample arms (multi-sample strategies set their own)."""
     max_tokens: int | None = None
@@ -123,31 +138,28 @@ class ChatUniScale(BaseChatModel):
     _runs: RunIndex = PrivateAttr(default_factory=lambda: RunIndex(run_graph()))
 
     def __init__(self, **data: Any) -> None:
-        """Validate the settings, then build (or adopt) the router and attach the children.
+        """Validate the settings, then build (or load, or adopt) the router.
 
         Raises:
-            uniscale.ConfigurationError: Settings the core rejects (a missing price, no
-                models, a router whose models have no chat model, ...).
+            uniscale.ConfigurationError: An unknown argument, or settings the core
+                rejects (a missing price, no models, an unknown strategy name, ...).
         """
+        check_arguments(data, [*type(self).model_fields, "callback_manager"], "ChatUniScale")
         super().__init__(**data)
         self._build_router()
+
+    def _settings(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in CORE_ARGUMENTS
+                if k not in ("models", "router", "state_path")}
 
     def _build_router(self) -> None:
         if not self.models:
             raise ConfigurationError("ChatUniScale needs models={'name': chat_model, ...}")
         self._backends = {name: ChatModelBackend(name, m) for name, m in self.models.items()}
         if self.router is None:
-            arms = ArmSpace.product(list(self.models), self.strategies or [Single()],
-                                    self.n or [1])
-            if self.state_path and os.path.exists(self.state_path):
-                self.router = Router.load(self.state_path, backends=self._backends,
-                                          featurizer=self.featurizer, arms=arms)
-            else:
-                self.router = Router(arms, self.prices or {}, self.objective, self._backends,
-                                     featurizer=self.featurizer, alpha=self.alpha,
-                                     seed=self.seed,
-                                     fallback=[Arm(m, Single()) for m in self.fallback or []])
-        elif isinstance(self.router, Router):
+            self.router = make_router(list(self.models), self._backends, self._settings(),
+                                      self.state_path)
+        else:
             missing = [m for m in self.router.arms.models if m not in self._backends]
             if missing:
                 raise MissingBackendError(
@@ -155,10 +167,12 @@ class ChatUniScale(BaseChatModel):
                     f"(known: {sorted(self.models)}); add their chat models")
             for name, backend in self._backends.items():
                 self.router.set_backend(name, backend)
-        else:
-            raise ConfigurationError(
-                f"router= must be a uniscale.Router, got {type(self.router).__name__}")
         self._runs = RunIndex(enable_run_tracking() if self.track_runs else run_graph())
+
+    @property
+    def _router(self) -> Router:
+        assert self.router is not None  # built in __init__
+        return self.router
 
     # -- LangChain plumbing -----------------------------------------------------------
     @property
@@ -167,25 +181,28 @@ class ChatUniScale(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"models": sorted(self.models), "arms": [a.key for a in self.router.arms]}
+        return {"models": sorted(self.models), "arms": [a.key for a in self._router.arms]}
 
-    @property
-    def _ls_model_name(self) -> str:
-        return "uniscale[" + ",".join(self.models) + "]"
+    def _child_model_name(self, alias: str) -> str:
+        backend = self._backends.get(alias)
+        return (backend.model_name if backend is not None else None) or alias
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        """Tracing params: provider ``uniscale``; the model is the router, not a child.
+        """Tracing params: the chosen child's model where it is known before the call.
 
-        The arm is chosen after tracing starts, so ``ls_model_name`` names the router
-        (or the model pinned with ``model=``); the chosen child is in the reply's
-        ``response_metadata["model_name"]``.
+        The arm is chosen after tracing starts, so ``ls_model_name`` is the child's own
+        model name when the call is pinned with ``model=`` (or the router has one model),
+        else ``uniscale[alias,...]``; each child's nested run reports its own model.
         """
         model = kwargs.get("model")
-        params = LangSmithParams(
-            ls_provider="uniscale",
-            ls_model_name=model if isinstance(model, str) else self._ls_model_name,
-            ls_model_type="chat",
-        )
+        if isinstance(model, str):
+            name = self._child_model_name(model) if model in self.models else model
+        elif len(self.models) == 1:
+            name = self._child_model_name(next(iter(self.models)))
+        else:
+            name = "uniscale[" + ",".join(self.models) + "]"
+        params = LangSmithParams(ls_provider="uniscale", ls_model_name=name,
+                                 ls_model_type="chat")
         temperature = kwargs.get("temperature", self.temperature)
         if isinstance(temperature, (int, float)):
             params["ls_temperature"] = temperature
@@ -195,6 +212,11 @@ class ChatUniScale(BaseChatModel):
         if stop or self.stop:
             params["ls_stop"] = list(stop or self.stop or [])
         return params
+
+    def tool_models(self) -> list[str]:
+        """Models whose child implements ``bind_tools`` and has an arm that takes tools."""
+        return [m for m in self.models if self._backends[m].takes_tools and any(
+            a.model == m and a.strategy.supports_tools for a in self._router.arms)]
 
     def bind_tools(
         self,
@@ -211,167 +233,132 @@ class ChatUniScale(BaseChatModel):
             **kwargs: Further arguments bound to every call.
 
         Returns:
-            A runnable that routes only to arms able to return tool calls.
+            A runnable that routes only to tool-capable arms.
+
+        Raises:
+            uniscale.ConfigurationError: No child can take tools (none implements
+                ``bind_tools`` with an arm whose strategy handles tool calls).
         """
+        if not self.tool_models():
+            raise ConfigurationError(
+                "no model of this ChatUniScale can take tools: a tool call needs a child "
+                "that implements bind_tools and a single-sample arm (uniscale.Single); "
+                f"children: { {m: type(c).__name__ for m, c in self.models.items()} }")
         formatted = [convert_to_openai_tool(t) for t in tools]
         if tool_choice is not None:
             kwargs[TOOL_CHOICE] = tool_choice
         return super().bind(tools=formatted, **kwargs)
 
     # -- one call ---------------------------------------------------------------------
-    def _call(self, messages: list[BaseMessage], stop: list[str] | None,
-              kwargs: dict[str, Any]) -> _Call:
-        kwargs = dict(kwargs)
-        model = kwargs.pop("model", None)
-        tools = kwargs.pop(TOOLS, None)
-        tool_choice = kwargs.pop(TOOL_CHOICE, None)
-        kwargs.pop("stream", None)
-        if model is not None and model not in self.models:
-            raise ConfigurationError(
-                f"model={model!r} is not one of this router's models {sorted(self.models)}")
-        allowed: Callable[[Arm], bool] | None = None
-        if tools or model is not None:
-            def allowed(arm: Arm) -> bool:
-                return (not tools or arm.strategy.supports_tools) and (
-                    model is None or arm.model == model)
-        options: dict[str, Any] = {CHILD_KWARGS: kwargs}
-        if tools:
-            options[TOOLS] = tools
-            options[TOOL_CHOICE] = tool_choice
-        return _Call(to_uniscale_messages(messages), allowed,
-                     stop if stop is not None else self.stop, options)
+    def _plan(self, messages: list[BaseMessage], stop: list[str] | None,
+              run_manager: Any, kwargs: dict[str, Any]) -> CallPlan:
+        return plan_call(self, messages, stop, run_manager, kwargs)
 
-    def _base_request(self, call: _Call) -> Request:
-        return Request(call.messages, temperature=self.temperature,
-                       stop=tuple(call.stop) if call.stop else None,
-                       max_tokens=self.max_tokens, options=call.options)
-
-    @staticmethod
-    def _result_reply(result: Result) -> AIMessage:
-        return build_reply(result.decision, result.samples, result.chosen, result.cost,
-                           result.usage, result.answer, result.agreement)
+    def _reply(self, result: Result) -> AIMessage:
+        alias = result.decision.arm.model
+        return build_reply(result, self._child_model_name(alias))
 
     def _record(self, run_id: Any, decision_id: str, parent_run_id: Any = None) -> None:
         if run_id is not None:
             self._runs.record(run_id, decision_id, parent_run_id)
 
+    def _recorded(self, plan: CallPlan, result: Result, run_manager: Any) -> ChatResult:
+        if run_manager is not None:
+            self._record(run_manager.run_id, result.decision.id, run_manager.parent_run_id)
+        return ChatResult(generations=[ChatGeneration(message=self._reply(result))])
+
+    def _should_stream(self, *, async_api: bool,
+                       run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun
+                       | None = None, **kwargs: Any) -> bool:
+        """LangChain's choice, except inside a call: ``_generate`` then streams itself.
+
+        LangChain calls ``_stream`` without the run manager; streaming from ``_generate``
+        keeps it, so the children's runs nest under the router's run.
+        """
+        if run_manager is not None:
+            return False
+        return super()._should_stream(async_api=async_api, **kwargs)
+
+    def _streams_inside(self, run_manager: Any, kwargs: dict[str, Any], *,
+                        async_api: bool) -> bool:
+        return run_manager is not None and super()._should_stream(
+            async_api=async_api, run_manager=run_manager, **kwargs)
+
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None,
                   **kwargs: Any) -> ChatResult:
-        call = self._call(messages, stop, kwargs)
-        result = self.router.invoke(call.messages, allowed=call.allowed,
-                                    temperature=self.temperature, stop=call.stop,
-                                    max_tokens=self.max_tokens, **call.options)
-        if run_manager is not None:
-            self._record(run_manager.run_id, result.decision.id, run_manager.parent_run_id)
-        return ChatResult(generations=[ChatGeneration(message=self._result_reply(result))])
+        plan = self._plan(messages, stop, run_manager, kwargs)
+        if self._streams_inside(run_manager, kwargs, async_api=False):
+            assert run_manager is not None
+            return streamed_result(RoutedStream(self, plan, run_manager, async_api=False),
+                                   run_manager)
+        decision = plan.decide(self._router)
+        try:
+            result = self._router.run(decision, plan.request)
+        except AllSamplesFailedError as exc:
+            raise provider_error(exc) from None
+        return self._recorded(plan, result, run_manager)
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                          run_manager: AsyncCallbackManagerForLLMRun | None = None,
                          **kwargs: Any) -> ChatResult:
-        call = self._call(messages, stop, kwargs)
-        result = await self.router.ainvoke(call.messages, allowed=call.allowed,
-                                           temperature=self.temperature, stop=call.stop,
-                                           max_tokens=self.max_tokens, **call.options)
-        if run_manager is not None:
-            self._record(run_manager.run_id, result.decision.id, run_manager.parent_run_id)
-        return ChatResult(generations=[ChatGeneration(message=self._result_reply(result))])
+        plan = self._plan(messages, stop, run_manager, kwargs)
+        if self._streams_inside(run_manager, kwargs, async_api=True):
+            assert run_manager is not None
+            return await astreamed_result(
+                RoutedStream(self, plan, run_manager, async_api=True), run_manager)
+        decision = plan.decide(self._router)
+        try:
+            result = await self._router.arun(decision, plan.request)
+        except AllSamplesFailedError as exc:
+            raise provider_error(exc) from None
+        return self._recorded(plan, result, run_manager)
 
     # -- streaming --------------------------------------------------------------------
-    def _usage(self, call: PreparedCall, tally: StreamTally) -> tuple[Usage, bool]:
-        usage = usage_from_metadata(tally.usage)
-        if usage is None:
-            return estimate_usage(call.messages, AIMessage(content="".join(tally.text))), True
-        return usage, False
+    def stream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+               stop: list[str] | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
+        """LangChain's ``stream``, with the run id fixed so that children nest under it."""
+        run, full = stream_run(config)
+        chunks = super().stream(input, full, stop=stop, **kwargs)
+        with started(run):  # LangChain configures the run and calls _stream here
+            first = next(chunks, None)
+        if first is None:
+            return
+        yield first
+        yield from chunks
 
-    def _whole(self, result: Result) -> ChatGenerationChunk:
-        """A multi-sample (or fallback) answer as the single chunk of a stream."""
-        return ChatGenerationChunk(message=message_to_chunk(self._result_reply(result)))
-
-    def _broken(self, decision: Decision, call: PreparedCall, tally: StreamTally,
-                sent: bool) -> Decision | None:
-        """Report a child stream that failed; the fallback decision if one may serve."""
-        usage = self._usage(call, tally)[0] if tally.text or tally.usage else None
-        return self.router.report_failure(decision, usage=usage, fallback=not sent)
-
-    def _start_stream(self, messages: list[BaseMessage], stop: list[str] | None,
-                      kwargs: dict[str, Any], *, async_api: bool
-                      ) -> tuple[Decision, ChatModelBackend, Request, bool]:
-        call = self._call(messages, stop, kwargs)
-        decision = self.router.decide(call.messages, allowed=call.allowed)
-        backend = self._backends[decision.arm.model]
-        base = self._base_request(call)
-        streams = decision.arm.n == 1 and backend.streams(async_api=async_api)
-        return decision, backend, base, streams
+    async def astream(self, input: LanguageModelInput, config: RunnableConfig | None = None,
+                      *, stop: list[str] | None = None, **kwargs: Any
+                      ) -> AsyncIterator[AIMessageChunk]:
+        """LangChain's ``astream``, with the run id fixed so that children nest under it."""
+        run, full = stream_run(config)
+        chunks = super().astream(input, full, stop=stop, **kwargs).__aiter__()
+        with started(run):
+            try:
+                first = await chunks.__anext__()
+            except StopAsyncIteration:
+                return
+        yield first
+        async for chunk in chunks:
+            yield chunk
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None,
                 **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        decision, backend, base, streams = self._start_stream(messages, stop, kwargs,
-                                                              async_api=False)
-        run_id: Any = run_manager.run_id if run_manager else None
-        if streams:
-            call = backend.prepare(decision.arm.strategy.request(base, 1))
-            tally, held, sent = StreamTally(), None, False
-            try:
-                for chunk in backend.stream(call):
-                    tally.add(chunk)
-                    if held is not None:
-                        yield held
-                        sent = True
-                        run_id = run_id or parse_run_id(held.message.id)
-                    held = clean_chunk(chunk)
-            except Exception:
-                nxt = self._broken(decision, call, tally, sent)
-                if nxt is None:
-                    raise
-                decision, streams = nxt, False
-            else:
-                usage, estimated = self._usage(call, tally)
-                cost = self.router.observe(decision.id, usage, samples=1)
-                last = last_chunk(held, decision, cost, tally.child_model, estimated)
-                yield last
-                self._record(run_id or parse_run_id(last.message.id), decision.id)
-                return
-        whole = self._whole(self.router.run(decision, base))
-        yield whole
-        self._record(run_id or parse_run_id(whole.message.id), decision.id)
+        manager = run_manager or stream_run_manager()
+        plan = self._plan(messages, stop, manager, kwargs)
+        yield from RoutedStream(self, plan, manager, async_api=False).run()
 
     async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                        run_manager: AsyncCallbackManagerForLLMRun | None = None,
                        **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
-        decision, backend, base, streams = self._start_stream(messages, stop, kwargs,
-                                                              async_api=True)
-        run_id: Any = run_manager.run_id if run_manager else None
-        if streams:
-            call = backend.prepare(decision.arm.strategy.request(base, 1))
-            tally, held, sent = StreamTally(), None, False
-            try:
-                async for chunk in backend.astream(call):
-                    tally.add(chunk)
-                    if held is not None:
-                        yield held
-                        sent = True
-                        run_id = run_id or parse_run_id(held.message.id)
-                    held = clean_chunk(chunk)
-            except Exception:
-                nxt = self._broken(decision, call, tally, sent)
-                if nxt is None:
-                    raise
-                decision, streams = nxt, False
-            else:
-                usage, estimated = self._usage(call, tally)
-                cost = self.router.observe(decision.id, usage, samples=1)
-                last = last_chunk(held, decision, cost, tally.child_model, estimated)
-                yield last
-                self._record(run_id or parse_run_id(last.message.id), decision.id)
-                return
-        whole = self._whole(await self.router.arun(decision, base))
-        yield whole
-        self._record(run_id or parse_run_id(whole.message.id), decision.id)
+        manager = run_manager or stream_run_manager()
+        plan = self._plan(messages, stop, manager, kwargs)
+        async for chunk in RoutedStream(self, plan, manager, async_api=True).arun():
+            yield chunk
 
     # -- feedback and state -----------------------------------------------------------
-    def feedback(self, target: Any, score: float, cost: float | None = None) -> list[str]:
+    def feedback(self, target: Any, score: float, cost: float | None = None) -> bool:
         """Learn how good a routed answer was.
 
         Args:
@@ -382,28 +369,20 @@ class ChatUniScale(BaseChatModel):
             cost: Observed USD, when it is known better than the children's usage.
 
         Returns:
-            The decision ids that learned from this score.
+            True when the router learned from the score (False: ignored, with the core's
+            ``on_invalid_feedback="ignore"``).
 
         Raises:
             uniscale.UnknownDecisionError: The target names no routed call.
             uniscale.DuplicateFeedbackError: Every decision named already has feedback.
             uniscale.InvalidScoreError: The score is NaN, infinite or out of range.
         """
-        decisions = resolve_targets(target, self._runs)
-        credited: list[str] = []
-        duplicate: DuplicateFeedbackError | None = None
-        for decision_id in decisions:
-            try:
-                spent = cost if len(decisions) == 1 else None
-                if self.router.feedback(decision_id, score, spent):
-                    credited.append(decision_id)
-            except DuplicateFeedbackError as exc:
-                if len(decisions) == 1:
-                    raise
-                duplicate = exc
-        if duplicate is not None and not credited:
-            raise duplicate
-        return credited
+        return bool(give_feedback(self._router, self._runs, target, score, cost))
+
+    def feedback_decisions(self, target: Any, score: float, cost: float | None = None
+                           ) -> list[str]:
+        """Like :meth:`feedback`, returning the decision ids that learned."""
+        return give_feedback(self._router, self._runs, target, score, cost)
 
     def save(self, path: str | None = None) -> None:
         """Save the learned state (to ``path``, else to ``state_path``).
@@ -414,4 +393,4 @@ class ChatUniScale(BaseChatModel):
         target = path or self.state_path
         if not target:
             raise ConfigurationError("save() needs a path, or state_path= on ChatUniScale")
-        self.router.save(target)
+        self._router.save(target)

@@ -2,19 +2,19 @@
 
 Pure functions over core values (:class:`uniscale.Decision`, samples, usage): the chosen
 sample's message gets the summed usage of every sample, the chosen model's name and the
-routing metadata under ``response_metadata["uniscale"]``.
+routing metadata under ``response_metadata["uniscale"]``; ``model_name`` is the child's
+real model name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.messages.ai import UsageMetadata, add_usage
 from langchain_core.outputs import ChatGenerationChunk
 
-from uniscale import Decision, Sample, Usage
+from uniscale import Decision, Result, Usage
 
 from .convert import sum_usage_metadata, usage_to_metadata
 
@@ -31,13 +31,14 @@ def routing_info(decision: Decision, cost: float, answer: str | None, agreement:
         answer: The voted answer (self-consistency), else ``None``.
         agreement: Vote share, best score, or 1.0 for one sample.
         samples: Samples drawn.
-        child_model: The child's own model name, when it reported one.
+        child_model: The child's own model name.
         estimated: Whether the usage was estimated because a child reported none.
 
     Returns:
-        JSON-ready routing metadata.
+        JSON-ready routing metadata; ``model`` is the alias (the key in ``models=``).
     """
     return {
+        "model": decision.arm.model,
         "decision_id": decision.id,
         "arm": decision.arm.key,
         "strategy": decision.arm.strategy.key,
@@ -53,27 +54,24 @@ def routing_info(decision: Decision, cost: float, answer: str | None, agreement:
     }
 
 
-def build_reply(decision: Decision, samples: Sequence[Sample], index: int, cost: float,
-                usage: Usage, answer: str | None, agreement: float) -> AIMessage:
+def build_reply(result: Result, model_name: str) -> AIMessage:
     """The chosen sample's message with summed usage and routing metadata.
 
     Args:
-        decision: The decision that served the call.
-        samples: Every successful sample (payloads are the children's messages).
-        index: Position of the chosen sample.
-        cost: Observed USD.
-        usage: Core usage of all calls, scorer included.
-        answer: The voted answer, if any.
-        agreement: Vote share or best score.
+        result: What the router's run of the arm returned (payloads are the children's
+            messages).
+        model_name: The child's model name, used when its message reports none.
 
     Returns:
         A copy of the chosen message without its id (LangChain assigns the run's), with
-        ``usage_metadata`` summed over the samples (plus a judge's tokens) and routing
-        metadata.
+        ``usage_metadata`` summed over the samples (plus a judge's tokens),
+        ``response_metadata["model_name"]`` the child's real model and the routing
+        metadata under ``response_metadata["uniscale"]``.
     """
-    chosen = samples[index].payload
+    samples, usage = result.samples, result.usage
+    chosen = samples[result.chosen].payload
     if not isinstance(chosen, AIMessage):
-        chosen = AIMessage(content=samples[index].text)
+        chosen = AIMessage(content=samples[result.chosen].text)
     payloads = [s.payload for s in samples if isinstance(s.payload, AIMessage)]
     total: UsageMetadata | None = sum_usage_metadata(p.usage_metadata for p in payloads)
     estimated = total is None or len(payloads) < len(samples) or any(
@@ -86,11 +84,12 @@ def build_reply(decision: Decision, samples: Sequence[Sample], index: int, cost:
                       max(usage.output_tokens - drawn.output_tokens, 0))
         if extra.total_tokens:  # a judge's tokens
             total = add_usage(total, usage_to_metadata(extra))
+    name = chosen.response_metadata.get("model_name") or model_name
     metadata = {
         **chosen.response_metadata,
-        "model_name": decision.arm.model,
-        "uniscale": routing_info(decision, cost, answer, agreement, len(samples),
-                                 chosen.response_metadata.get("model_name"), estimated),
+        "model_name": name,
+        "uniscale": routing_info(result.decision, result.cost, result.answer,
+                                 result.agreement, len(samples), name, estimated),
     }
     return chosen.model_copy(update={"id": None, "usage_metadata": total,
                                      "response_metadata": metadata})
@@ -121,12 +120,12 @@ def clean_chunk(chunk: ChatGenerationChunk) -> ChatGenerationChunk:
 
 
 def last_chunk(held: ChatGenerationChunk | None, decision: Decision, cost: float,
-               child_model: Any, estimated: bool) -> ChatGenerationChunk:
+               child_model: str, estimated: bool) -> ChatGenerationChunk:
     """The final chunk: the child's last one plus model name, routing data and end marker."""
     msg = held.message if held is not None else AIMessageChunk(content="")
     metadata = {
         **msg.response_metadata,
-        "model_name": decision.arm.model,
+        "model_name": child_model,
         "uniscale": routing_info(decision, cost, None, 1.0, 1, child_model, estimated),
     }
     return ChatGenerationChunk(message=_copy_chunk(msg, metadata, last=True),

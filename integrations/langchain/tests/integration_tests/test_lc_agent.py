@@ -51,7 +51,7 @@ def test_agent_calls_the_tool_and_answers() -> None:
     assert all(m.response_metadata["uniscale"]["strategy"] == "single" for m in routed)
     decisions = sorted(m.response_metadata["uniscale"]["decision_id"] for m in routed)
     # Feedback on the agent's root run credits both model calls of the loop.
-    assert sorted(chat.feedback(root, 1.0)) == decisions
+    assert sorted(chat.feedback_decisions(root, 1.0)) == decisions
 
 
 async def test_agent_runs_async() -> None:

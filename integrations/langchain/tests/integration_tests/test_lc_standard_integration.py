@@ -24,6 +24,12 @@ class TestChatUniScaleIntegration(ChatModelIntegrationTests):
     """
 
     @property
+    def standard_chat_model_params(self) -> dict[str, Any]:
+        # No api_key, timeout or max_retries: ChatUniScale makes no request of its own
+        # (its children do, with theirs), and unknown arguments are refused.
+        return {"temperature": 0, "max_tokens": 100, "stop": []}
+
+    @property
     def chat_model_class(self) -> type[ChatUniScale]:
         return ChatUniScale
 

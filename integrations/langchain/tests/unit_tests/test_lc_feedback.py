@@ -45,7 +45,7 @@ def test_by_run_id_set_in_config(make_chat: MakeChat) -> None:
     run_id = uuid.uuid4()
     other = chat.invoke("another question")
     reply = chat.invoke("What is 6 * 7?", config={"run_id": run_id})
-    assert chat.feedback(run_id, 1.0) == [_decision(reply)]
+    assert chat.feedback_decisions(run_id, 1.0) == [_decision(reply)]
     assert _decision(reply) not in _pending(chat)
     assert _decision(other) in _pending(chat)  # only the named call learned
     assert chat.router.stats["feedback"] == 1
@@ -55,15 +55,15 @@ def test_by_run_id_as_text_and_as_message_id(make_chat: MakeChat) -> None:
     chat = make_chat()
     first = chat.invoke("one", config={"run_id": (run_id := uuid.uuid4())})
     second = chat.invoke("two")
-    assert chat.feedback(str(run_id), 0.0) == [_decision(first)]
+    assert chat.feedback_decisions(str(run_id), 0.0) == [_decision(first)]
     assert second.id is not None and second.id.startswith("lc_run--")
-    assert chat.feedback(second.id, 1.0) == [_decision(second)]
+    assert chat.feedback_decisions(second.id, 1.0) == [_decision(second)]
 
 
 def test_by_message(make_chat: MakeChat) -> None:
     chat = make_chat()
     reply = chat.invoke("What is 6 * 7?")
-    assert chat.feedback(reply, 0.5) == [_decision(reply)]
+    assert chat.feedback_decisions(reply, 0.5) == [_decision(reply)]
     assert _decision(reply) not in _pending(chat)
 
 
@@ -71,7 +71,7 @@ def test_by_decision_id(make_chat: MakeChat) -> None:
     chat = make_chat()
     reply = chat.invoke("What is 6 * 7?")
     decision = _decision(reply)
-    assert chat.feedback(decision, 1.0) == [decision]
+    assert chat.feedback_decisions(decision, 1.0) == [decision]
 
 
 def test_by_root_run_of_a_chain(make_chat: MakeChat) -> None:
@@ -82,7 +82,7 @@ def test_by_root_run_of_a_chain(make_chat: MakeChat) -> None:
     assert chain.invoke({"q": "What is 6 * 7?"}, config={"run_id": root, "callbacks": [log]})
     chain.invoke({"q": "unrelated"}, config={"callbacks": [log]})
     assert len(log.ids) == 2
-    assert chat.feedback(root, 1.0) == [log.ids[0]]
+    assert chat.feedback_decisions(root, 1.0) == [log.ids[0]]
     assert _pending(chat) == {log.ids[1]}
 
 
@@ -98,7 +98,7 @@ def test_root_run_credits_every_routed_call_inside(make_chat: MakeChat) -> None:
     RunnableLambda(two_calls).invoke("What is 6 * 7?",
                                      config={"run_id": root, "callbacks": [log]})
     assert len(log.ids) == 2
-    assert sorted(chat.feedback(root, 1.0)) == sorted(log.ids)
+    assert sorted(chat.feedback_decisions(root, 1.0)) == sorted(log.ids)
     assert not _pending(chat)
     with pytest.raises(us.DuplicateFeedbackError):
         chat.feedback(root, 1.0)
@@ -111,7 +111,7 @@ def test_by_run_id_of_a_stream(make_chat: MakeChat) -> None:
     for chunk in chat.stream("Tell me something", config={"run_id": run_id}):
         full = chunk if full is None else full + chunk
     assert full is not None
-    assert chat.feedback(run_id, 1.0) == [_decision(full)]
+    assert chat.feedback_decisions(run_id, 1.0) == [_decision(full)]
 
 
 async def test_by_run_id_async(make_chat: MakeChat) -> None:
@@ -119,8 +119,8 @@ async def test_by_run_id_async(make_chat: MakeChat) -> None:
     run_id, stream_id = uuid.uuid4(), uuid.uuid4()
     reply = await chat.ainvoke("What is 6 * 7?", config={"run_id": run_id})
     chunks = [c async for c in chat.astream("And 7 * 8?", config={"run_id": stream_id})]
-    assert chat.feedback(run_id, 1.0) == [_decision(reply)]
-    assert chat.feedback(stream_id, 0.0) == [_decision(chunks[-1])]
+    assert chat.feedback_decisions(run_id, 1.0) == [_decision(reply)]
+    assert chat.feedback_decisions(stream_id, 0.0) == [_decision(chunks[-1])]
 
 
 def test_wrong_targets_raise_clear_errors(make_chat: MakeChat) -> None:

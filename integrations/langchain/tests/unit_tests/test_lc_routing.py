@@ -52,9 +52,10 @@ def test_reply_carries_routing_metadata_and_a_fresh_id(make_chat: MakeChat) -> N
     run_id = uuid.uuid4()
     reply = chat.invoke("hello", model="large", config={"run_id": run_id})
     meta = reply.response_metadata
-    assert meta["model_name"] == "large"
+    assert meta["model_name"] == "large-v1"  # the child's own model
     assert meta["model_provider"] == "openai"  # kept from the child
     info = meta["uniscale"]
+    assert info["model"] == "large"  # the alias
     assert info["arm"] == "large/single/1"
     assert info["child_model_name"] == "large-v1"
     assert info["predicted_cost"] > 0 and info["observed_cost"] > 0
@@ -71,14 +72,15 @@ def test_tools_route_only_to_arms_that_support_tools(make_chat: MakeChat) -> Non
         assert reply.tool_calls[0]["args"] == {"a": 6, "b": 7}
         assert reply.response_metadata["uniscale"]["strategy"] == "single"
     only_voting = make_chat(strategies=[us.SelfConsistency()], n=[3])
-    with pytest.raises(us.NoArmAllowedError):
-        only_voting.bind_tools([multiply]).invoke("What is 6 times 7?")
+    with pytest.raises(us.ConfigurationError, match="can take tools"):
+        only_voting.bind_tools([multiply])  # detected when the tools are bound
 
 
 def test_model_keyword_pins_the_model(make_chat: MakeChat) -> None:
     chat = make_chat(strategies=[us.Single(), us.SelfConsistency()], n=[1, 3])
     for _ in range(6):
-        assert chat.invoke("hi", model="small").response_metadata["model_name"] == "small"
+        meta = chat.invoke("hi", model="small").response_metadata
+        assert (meta["model_name"], meta["uniscale"]["model"]) == ("small-v1", "small")
     with pytest.raises(us.ConfigurationError, match="not one of this router's models"):
         chat.invoke("hi", model="gpt-unknown")
 
@@ -100,7 +102,7 @@ def test_streaming_a_single_sample_arm_passes_the_child_tokens(make_chat: MakeCh
     for chunk in chunks[1:]:
         full = full + chunk
     assert full.text == "The answer is 42, surely."
-    assert full.response_metadata["model_name"] == "large"  # set once, not concatenated
+    assert full.response_metadata["model_name"] == "large-v1"  # set once, not concatenated
     assert full.usage_metadata is not None and full.usage_metadata["output_tokens"] > 0
     assert full.response_metadata["uniscale"]["observed_cost"] > 0
 
@@ -138,8 +140,9 @@ def test_streaming_flag_makes_invoke_stream_inside(make_chat: MakeChat) -> None:
     run_id = uuid.uuid4()
     reply = chat.invoke("hello", model="small", config={"run_id": run_id})
     assert reply.text == "The answer is 42."
-    assert reply.response_metadata["model_name"] == "small"
-    assert chat.feedback(run_id, 1.0) == [reply.response_metadata["uniscale"]["decision_id"]]
+    assert reply.response_metadata["model_name"] == "small-v1"
+    decision = reply.response_metadata["uniscale"]["decision_id"]
+    assert chat.feedback_decisions(run_id, 1.0) == [decision]
 
 
 def test_batch_makes_one_decision_per_input(make_chat: MakeChat) -> None:
@@ -166,7 +169,7 @@ def test_tracing_params_name_the_router_honestly(make_chat: MakeChat) -> None:
     assert params["ls_model_name"] == "uniscale[small,large]"
     assert params["ls_temperature"] == 0.2 and params["ls_max_tokens"] == 50
     assert params["ls_stop"] == ["x"]
-    assert chat._get_ls_params(model="large")["ls_model_name"] == "large"
+    assert chat._get_ls_params(model="large")["ls_model_name"] == "large-v1"  # the child's
 
 
 def test_a_ready_router_can_be_passed() -> None:
@@ -195,6 +198,7 @@ def test_learned_state_persists_across_instances(make_chat: MakeChat, tmp_path: 
     again = make_chat(strategies=[us.Single(), us.SelfConsistency()], n=[1, 3], state_path=path)
     assert again.router.stats["feedback"] == 20
     assert again.router.policy.state()[0] == chat.router.policy.state()[0]
-    assert again.feedback(pending, 1.0) == [pending.response_metadata["uniscale"]["decision_id"]]
+    decision = pending.response_metadata["uniscale"]["decision_id"]
+    assert again.feedback_decisions(pending, 1.0) == [decision]
     with pytest.raises(us.ConfigurationError, match="needs a path"):
         make_chat().save()

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from langchain_core.callbacks import BaseCallbackHandler, get_usage_metadata_callback
+from langchain_core.callbacks import (
+    BaseCallbackHandler,
+    UsageMetadataCallbackHandler,
+    get_usage_metadata_callback,
+)
 from langchain_core.messages import BaseMessage
 from langchain_core.messages.ai import UsageMetadata, add_usage
 from langchain_core.outputs import ChatResult
+from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
 from langchain_uniscale import ChatUniScale
 from langchain_uniscale.testing import ScriptedChatModel
 from pydantic import PrivateAttr
@@ -40,10 +46,11 @@ class RecordingChild(ScriptedChatModel):
 
 class StartCounter(BaseCallbackHandler):
     def __init__(self) -> None:
-        self.starts = 0
+        self.starts: list[tuple[Any, Any]] = []
 
-    def on_chat_model_start(self, *args: Any, **kwargs: Any) -> None:
-        self.starts += 1
+    def on_chat_model_start(self, *args: Any, run_id: Any = None, parent_run_id: Any = None,
+                            **kwargs: Any) -> None:
+        self.starts.append((run_id, parent_run_id))
 
 
 def _five_sample_chat() -> tuple[ChatUniScale, RecordingChild]:
@@ -57,17 +64,33 @@ def _five_sample_chat() -> tuple[ChatUniScale, RecordingChild]:
 
 def test_callback_sees_the_children_summed_tokens_once() -> None:
     chat, child = _five_sample_chat()
-    counter = StartCounter()
+    counter, collector = StartCounter(), RunCollectorCallbackHandler()
+    root = uuid.uuid4()
     with get_usage_metadata_callback() as callback:
-        reply = chat.invoke("What is 5 + 7?", config={"callbacks": [counter]})
+        reply = chat.invoke("What is 5 + 7?",
+                            config={"callbacks": [counter, collector], "run_id": root})
     assert len(child._usage) == 5
     assert child._temperatures == [0.7] * 5  # self-consistency samples at its temperature
-    assert counter.starts == 1  # the children opened no run of their own
-    assert callback.usage_metadata == {"solver": child.total()}
+    assert counter.starts == [(root, None)]  # a user's handler sees one chat-model run
+    # a tracer sees the children's runs (their public interface) nested in the router's
+    (run,) = collector.traced_runs
+    assert run.id == root and len(run.child_runs) == 5
+    assert {r.extra["metadata"]["ls_model_name"] for r in run.child_runs} == {"solver-v2"}
+    assert callback.usage_metadata == {"solver-v2": child.total()}  # once, real model name
     assert reply.usage_metadata == child.total()
     assert reply.response_metadata["uniscale"]["samples"] == 5
     assert reply.response_metadata["uniscale"]["vote_share"] == 0.8
     assert extract(reply.text) == "12"
+
+
+def test_the_child_own_callbacks_see_each_child_run_nested() -> None:
+    own = StartCounter()
+    child = RecordingChild(model="solver-v2", responses=["The answer is 3."], callbacks=[own])
+    chat = ChatUniScale(models={"solver": child}, prices={"solver": us.Price(1.0, 2.0)},
+                        strategies=["self-consistency"], n=[3])
+    root = uuid.uuid4()
+    chat.invoke("What is 1 + 2?", config={"run_id": root})
+    assert [parent for _, parent in own.starts] == [root] * 3
 
 
 async def test_async_callback_sees_the_children_summed_tokens_once() -> None:
@@ -75,7 +98,7 @@ async def test_async_callback_sees_the_children_summed_tokens_once() -> None:
     with get_usage_metadata_callback() as callback:
         await chat.ainvoke("What is 5 + 7?")
     assert len(child._usage) == 5
-    assert callback.usage_metadata == {"solver": child.total()}
+    assert callback.usage_metadata == {"solver-v2": child.total()}
 
 
 def test_stream_of_a_multi_sample_arm_reports_usage_once() -> None:
@@ -84,7 +107,27 @@ def test_stream_of_a_multi_sample_arm_reports_usage_once() -> None:
         chunks = list(chat.stream("What is 5 + 7?"))
     assert len(chunks) == 1
     assert chunks[0].chunk_position == "last"
-    assert callback.usage_metadata == {"solver": child.total()}
+    assert callback.usage_metadata == {"solver-v2": child.total()}
+
+
+def test_an_explicit_usage_handler_counts_once_too() -> None:
+    chat, child = _five_sample_chat()
+    handler = UsageMetadataCallbackHandler()
+    chat.invoke("What is 5 + 7?", config={"callbacks": [handler]})
+    for _ in chat.stream("What is 5 + 7?", config={"callbacks": [handler]}):
+        pass
+    assert len(child._usage) == 10  # two calls of a 5-sample arm
+    assert handler.usage_metadata == {"solver-v2": child.total()}
+
+
+def test_a_usage_handler_on_the_child_itself_sees_the_child_calls() -> None:
+    own = UsageMetadataCallbackHandler()
+    child = RecordingChild(model="solver-v2", responses=["The answer is 3."], callbacks=[own])
+    chat = ChatUniScale(models={"solver": child}, prices={"solver": us.Price(1.0, 2.0)},
+                        strategies=["self-consistency"], n=[3])
+    with get_usage_metadata_callback() as callback:
+        chat.invoke("What is 1 + 2?")
+    assert own.usage_metadata == callback.usage_metadata == {"solver-v2": child.total()}
 
 
 def test_observed_cost_is_priced_from_the_children_usage() -> None:

@@ -6,32 +6,14 @@ any other host stay disabled.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from langchain_uniscale import ChatUniScale
-from pytest_socket import _remove_restrictions, socket_allow_hosts
 
 import uniscale as us
 from uniscale.testing.loopback import LoopbackServer
 
 langchain_openai = pytest.importorskip("langchain_openai")
 langchain_anthropic = pytest.importorskip("langchain_anthropic")
-
-
-@pytest.fixture(autouse=True)
-def _no_network() -> Iterator[None]:  # replaces the package-wide fixture: loopback only
-    socket_allow_hosts(["127.0.0.1"], allow_unix_socket=True)
-    try:
-        yield
-    finally:
-        _remove_restrictions()
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with LoopbackServer() as running:
-        yield running
 
 
 def _billed(server: LoopbackServer) -> tuple[int, int]:
@@ -68,7 +50,8 @@ def test_chat_openai_and_chat_anthropic_as_children(server: LoopbackServer) -> N
         server.reset()
         reply = chat.invoke("What is 6 * 7?", model=model)
         assert reply.content == "The answer is 42."
-        assert reply.response_metadata["model_name"] == model
+        assert reply.response_metadata["model_name"] == f"{model}-loop"  # the child's model
+        assert reply.response_metadata["uniscale"]["model"] == model
         assert {r.api for r in server.requests} == {api}
         arm = reply.response_metadata["uniscale"]["arm"]
         assert len(server.usages) >= 1
@@ -92,7 +75,10 @@ def test_multi_sample_arms_over_the_children(server: LoopbackServer) -> None:
         reply = chat.invoke("What is 6 * 7?", model=model)
         assert reply.content == "The answer is 42."
         assert reply.response_metadata["uniscale"]["arm"] == f"{model}/sc/3"
-        assert [r.api for r in server.requests] == [api] * 3  # one call per sample
+        if api == "openai":  # ChatOpenAI's n: one request, the input paid once
+            assert [(r.api, r.body.get("n")) for r in server.requests] == [(api, 3)]
+        else:  # Anthropic has no n: one request per sample
+            assert [r.api for r in server.requests] == [api] * 3
         assert reply.usage_metadata is not None
         assert (reply.usage_metadata["input_tokens"],
                 reply.usage_metadata["output_tokens"]) == _billed(server)
