@@ -75,4 +75,5 @@ def test_wheel_holds_only_the_integration(tmp_path: Path) -> None:
     assert "llama_index/llms/uniscale/__init__.py" in code
     assert "llama_index/llms/uniscale/base.py" in code
     assert all(n.startswith("llama_index/llms/uniscale/") for n in code)
+    assert "llama_index/llms/uniscale/py.typed" in names  # type checkers read its hints
     assert not any(n.startswith("tests/") for n in names)

@@ -148,8 +148,9 @@ class RouterSettings:
                     f"the arms (models: {list(space.models)})")
         return arms
 
-    def extras(self, function: Callable[..., Any], what: str) -> dict[str, Any]:
-        """The pass-through settings given, checked against ``function``'s signature.
+    def extras(self, function: Callable[..., Any], what: str,
+               skip: Sequence[str] = ()) -> dict[str, Any]:
+        """The pass-through settings given (but ``skip``), checked against ``function``.
 
         Raises:
             uniscale.ConfigurationError: A pass-through setting this core does not know.
@@ -157,7 +158,7 @@ class RouterSettings:
         out: dict[str, Any] = {}
         for name in _PASS_THROUGH:
             value = getattr(self, name)
-            if value is None:
+            if value is None or name in skip:
                 continue
             if not supports(function, name):
                 raise us.ConfigurationError(
@@ -165,6 +166,30 @@ class RouterSettings:
                     f"no {name}=): upgrade uniscale, or leave {name}= out")
             out[name] = value
         return out
+
+
+def _load(settings: RouterSettings, space: us.ArmSpace, fallback: list[us.Arm],
+          state_path: str) -> us.Router:
+    """The router saved at ``state_path``, with the settings given in code."""
+    # a decision log is not part of the saved state: attach it after loading if the
+    # core's Router.load does not take one
+    attach_log = settings.log is not None and not supports(us.Router.load, "log")
+    extras = settings.extras(us.Router.load, "Router.load",
+                             skip=("log",) if attach_log else ())
+    kept = [k for k in ("ridge", "seed") if getattr(settings, k) is not None]
+    if kept:
+        log.warning("uniscale: %s given in code but the state in %s keeps its own "
+                    "(they shape the learned statistics)", ", ".join(kept), state_path)
+    router = us.Router.load(
+        state_path, arms=space, featurizer=settings.featurizer, prices=settings.prices,
+        objective=settings.objective, alpha=settings.alpha,
+        fallback=fallback if settings.fallback is not None else None, **extras)
+    if attach_log:
+        settings.extras(us.Router, "Router", skip=("baseline", "conservative"))
+        from uniscale.log import open_log
+
+        router.decision_log = open_log(settings.log)
+    return router
 
 
 def build_router(settings: RouterSettings, models: Sequence[str],
@@ -184,15 +209,7 @@ def build_router(settings: RouterSettings, models: Sequence[str],
     space = settings.space(models)
     fallback = settings.fallback_arms(space)
     if state_path and os.path.exists(state_path):
-        extras = settings.extras(us.Router.load, "Router.load")
-        kept = [k for k in ("ridge", "seed") if getattr(settings, k) is not None]
-        if kept:
-            log.warning("uniscale: %s given in code but the state in %s keeps its own "
-                        "(they shape the learned statistics)", ", ".join(kept), state_path)
-        return us.Router.load(
-            state_path, arms=space, featurizer=settings.featurizer,
-            prices=settings.prices, objective=settings.objective, alpha=settings.alpha,
-            fallback=fallback if settings.fallback is not None else None, **extras)
+        return _load(settings, space, fallback, state_path)
     if settings.prices is None:
         raise us.ConfigurationError(
             "the router needs prices= (uniscale.Price per model, USD per 1M tokens), a ready "
