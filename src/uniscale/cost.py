@@ -189,7 +189,7 @@ class CostModel:
         for i, arm in enumerate(arms):
             entry = self._static.get(id(arm))
             if entry is None or entry[0] is not arm:
-                scorer = getattr(arm.strategy, "expected_scorer_cost", 0.0) * arm.n
+                scorer = float(hasattr(arm.strategy, "expected_scorer_cost"))  # learned: per call
                 entry = (arm, self._key(arm), scorer)
                 self._static[id(arm)] = entry
             key = entry[1]
@@ -202,7 +202,9 @@ class CostModel:
             used, calls = self.sample_counts.expected(
                 arm, self.calls(arm), self.samples_per_call.get(arm.model, 1))
             out[i] = (price.input * per_call * calls + price.output * tokens[0] * used
-                      ) / 1_000_000 + entry[2] * used / arm.n
+                      ) / 1_000_000
+            if entry[2]:
+                out[i] += arm.strategy.expected_scorer_cost * used  # type: ignore[attr-defined]
         return out
 
     def observe(self, arm: Arm, output_tokens: int, samples: int, *,

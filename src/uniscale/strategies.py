@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from .errors import ConfigurationError
 from .extract import Extractor, extract_answer, majority_vote
+from .judge import Judge
 from .stopping import EarlyStop, as_early_stop
 from .types import Request, Sample, Usage
 
@@ -238,54 +240,27 @@ class _VoteTally(Tally):
         return _vote(self.answers)
 
 
-@dataclass(frozen=True)
-class Judge:
-    """A scorer that asks a backend model to grade each sample.
-
-    Args:
-        backend: The judge model's backend.
-        price: Its price, so that the judge's tokens are charged to the arm.
-        template: Prompt with ``{prompt}`` and ``{answer}``; the judge must reply with a
-            number from 0 to 10 somewhere in its text.
-        expected_cost: USD one judgement is expected to cost (for the cost prediction).
-    """
-
-    backend: Any
-    price: Any = None
-    template: str = (
-        "Rate how well the answer solves the task, from 0 (wrong) to 10 (perfect). "
-        "Reply with the number only.\n\nTask:\n{prompt}\n\nAnswer:\n{answer}"
-    )
-    expected_cost: float = 0.0
-
-    def judge(self, prompt: str, text: str) -> tuple[float, Usage, float]:
-        """Score one sample; returns ``(score in [0, 1], usage, cost_usd)``."""
-        from .types import Message
-
-        request = Request((Message("user", self.template.format(prompt=prompt, answer=text)),))
-        completion = self.backend.complete(request)
-        reply = completion.samples[0].text if completion.samples else ""
-        number = extract_answer(reply)
-        try:
-            value = float(number) if number is not None else 0.0
-        except ValueError:
-            value = 0.0
-        score = min(max(value / 10.0, 0.0), 1.0) if math.isfinite(value) else 0.0
-        cost = self.price.cost(completion.usage) if self.price is not None else 0.0
-        return score, completion.usage, cost
-
-
 @dataclass(frozen=True, kw_only=True)
 class BestOfN(Strategy):
-    """n samples; a scorer picks the best.
+    """Up to n samples; a scorer picks the best.
+
+    With ``threshold`` the samples are drawn ``wave`` at a time and the run stops as soon
+    as a sample scores at least ``threshold`` (with an exact checker, the first correct
+    sample ends the run); the arm's ``n`` is then the most it may spend.
 
     Attributes:
-        scorer: A function ``(prompt, text) -> float`` or a :class:`Judge`.
+        scorer: A function ``(prompt, text) -> float``, a :class:`Judge`, or a judge
+            model's backend (it needs a ``price`` attribute; else wrap it in
+            ``Judge(backend, price=...)``). A judge's tokens are charged to the arm.
+        threshold: Stop once a sample scores at least this (``None``: draw all n).
+        wave: Samples drawn per wave when ``threshold`` is set.
     """
 
     name: ClassVar[str] = "bon"
     scorer: Callable[[str, str], float] | Judge | None = field(default=None, compare=False)
     temperature: float | None = 0.7
+    threshold: float | None = None
+    wave: int = 1
 
     def __post_init__(self) -> None:
         if self.scorer is None:
@@ -293,30 +268,112 @@ class BestOfN(Strategy):
                 "BestOfN needs a scorer: BestOfN(scorer=fn) with fn(prompt, text) -> float, "
                 "or BestOfN(scorer=uniscale.Judge(backend, price))"
             )
+        if not isinstance(self.scorer, Judge) and hasattr(self.scorer, "complete"):
+            price = getattr(self.scorer, "price", None)
+            if price is None:
+                raise ConfigurationError(
+                    "a judge backend given as BestOfN(scorer=backend) needs a price to charge "
+                    "its tokens: use BestOfN(scorer=uniscale.Judge(backend, price="
+                    "uniscale.Price(input=..., output=...)))")
+            object.__setattr__(self, "scorer", Judge(self.scorer, price=price))
+        elif not isinstance(self.scorer, Judge) and not callable(self.scorer):
+            raise ConfigurationError(
+                f"BestOfN scorer must be a function (prompt, text) -> float, a uniscale.Judge "
+                f"or a judge backend, got {type(self.scorer).__name__}")
+        if self.threshold is not None and not (
+                isinstance(self.threshold, (int, float)) and math.isfinite(self.threshold)):
+            raise ConfigurationError(
+                f"BestOfN threshold must be a finite score or None, got {self.threshold!r}")
+        if isinstance(self.wave, bool) or not isinstance(self.wave, int) or self.wave < 1:
+            raise ConfigurationError(f"BestOfN wave must be a whole number >= 1, got {self.wave!r}")
+
+    @property
+    def key(self) -> str:
+        """Stable name, e.g. ``"bon:pot"``, or ``"bon:pot+stop0.9"`` with a threshold."""
+        base = super().key
+        if self.threshold is None:
+            return base
+        return f"{base}+stop{self.threshold:g}" + (f"w{self.wave}" if self.wave != 1 else "")
+
+    @property
+    def stops_early(self) -> bool:
+        return self.threshold is not None
 
     @property
     def expected_scorer_cost(self) -> float:
         """USD the scorer is expected to spend per sample."""
-        return self.scorer.expected_cost if isinstance(self.scorer, Judge) else 0.0
+        return self.scorer.cost_per_judgement if isinstance(self.scorer, Judge) else 0.0
+
+    def waves(self, n: int) -> list[int]:
+        if self.threshold is None:
+            return [n]
+        return [min(self.wave, n - k) for k in range(0, n, self.wave)]
+
+    def tally(self, request: Request, n: int) -> Tally:
+        return _ScoreTally(self, request, n)
 
     def aggregate(self, request: Request, samples: list[Sample]) -> Aggregate:
-        scores: list[float] = []
-        usage = Usage()
-        cost = 0.0
-        prompt = request.prompt
-        for sample in samples:
-            if isinstance(self.scorer, Judge):
-                value, used, spent = self.scorer.judge(prompt, sample.text)
-                usage, cost = usage + used, cost + spent
-            else:
-                assert self.scorer is not None
-                value = float(self.scorer(prompt, sample.text))
-            scores.append(value if math.isfinite(value) else -math.inf)
-        index = max(range(len(scores)), key=lambda i: (scores[i], -i))
-        return Aggregate(
-            index=index,
-            agreement=scores[index],
-            scores=tuple(scores),
-            scorer_usage=usage,
-            scorer_cost=cost,
-        )
+        tally = _ScoreTally(self, request, len(samples))
+        tally.add(samples)
+        return tally.result()
+
+    def to_config(self) -> dict[str, Any]:
+        config = super().to_config()
+        if self.threshold is not None:
+            config.update(threshold=self.threshold, wave=self.wave)
+        return config
+
+
+class _ScoreTally(Tally):
+    """Scores each sample once (a wave's judgements concurrently) and stops at the threshold."""
+
+    strategy: BestOfN
+
+    def __init__(self, strategy: BestOfN, request: Request, n: int) -> None:
+        super().__init__(strategy, request, n)
+        self.scores: list[float] = []
+        self.usage = Usage()
+        self.cost = 0.0
+
+    def _score(self, text: str) -> tuple[float, Usage, float]:
+        scorer = self.strategy.scorer
+        if isinstance(scorer, Judge):
+            return scorer.judge(self.request.prompt, text)
+        assert scorer is not None
+        return float(scorer(self.request.prompt, text)), Usage(), 0.0
+
+    def add(self, samples: list[Sample]) -> None:
+        super().add(samples)
+        texts = [s.text for s in samples]
+        outcomes: list[tuple[float, Usage, float] | BaseException]
+        if isinstance(self.strategy.scorer, Judge) and len(texts) > 1:
+            with ThreadPoolExecutor(max_workers=len(texts)) as pool:
+                outcomes = list(pool.map(self._safe_score, texts))
+        else:
+            outcomes = [self._safe_score(t) for t in texts]
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):  # an unscored sample is never chosen
+                self.errors.append(outcome)
+                self.usage = self.usage + getattr(outcome, "usage", Usage())
+                self.scores.append(-math.inf)
+                continue
+            value, used, spent = outcome
+            self.usage, self.cost = self.usage + used, self.cost + spent
+            self.scores.append(value if math.isfinite(value) else -math.inf)
+
+    def _safe_score(self, text: str) -> tuple[float, Usage, float] | BaseException:
+        try:
+            return self._score(text)
+        except Exception as exc:  # a failed judgement leaves its sample unscored
+            return exc
+
+    def done(self) -> bool:
+        threshold = self.strategy.threshold
+        return threshold is not None and any(v >= threshold for v in self.scores)
+
+    def result(self) -> Aggregate:
+        scores = self.scores
+        index = max(range(len(scores)), key=lambda i: (scores[i], -i)) if scores else 0
+        best = scores[index] if scores else -math.inf
+        return Aggregate(index=index, agreement=best if math.isfinite(best) else 0.0,
+                         scores=tuple(scores), scorer_usage=self.usage, scorer_cost=self.cost)
