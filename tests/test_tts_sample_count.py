@@ -32,8 +32,11 @@ def test_adaptive_arm_is_priced_at_observed_samples_not_n() -> None:
     extra = router.costs.expected_extra_input_tokens(adaptive)
     want = (1.0 * (100 + extra) * calls + 2.0 * out * used) / 1e6
     assert router.costs.predict(adaptive, 100) == pytest.approx(want, rel=1e-12)
-    d = router.decide("q", allowed=[adaptive], input_tokens=100)
-    assert d.predicted_cost == pytest.approx(want, rel=1e-12)
+    # decide prices it the same way: every term scales with the expected samples
+    learned = router.decide("q", allowed=[adaptive], input_tokens=100).predicted_cost
+    router.costs.sample_counts = SampleCountModel()
+    unseen = router.decide("q", allowed=[adaptive], input_tokens=100).predicted_cost
+    assert learned == pytest.approx(unseen * used / 20, rel=1e-12)
     fixed_used, fixed_calls = router.costs.sample_counts.expected(fixed, 20)
     assert (fixed_used, fixed_calls) == (20.0, 20.0)
 
@@ -46,6 +49,8 @@ def test_unseen_n_borrows_the_fraction_of_its_model_and_strategy() -> None:
         model.observe(seen, 5, 5)
     assert model.prior_samples(unseen) == pytest.approx(40 * 5 / 20)
     assert model.expected(unseen, 40)[0] == pytest.approx(10.0)
+    model.observe(seen, 20, 0)  # backed out of a cost: no counted run, nothing learned
+    assert model.expected(seen, 20)[0] == pytest.approx((4 * 5 + 20) / 5)
 
 
 def test_native_backend_calls_follow_the_waves() -> None:

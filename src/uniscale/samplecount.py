@@ -86,14 +86,18 @@ class SampleCountModel:
         return samples, (self._calls.get(key, 0.0) + w * prior_calls) / (runs + w)
 
     def observe(self, arm: Arm, samples: int, calls: int) -> None:
-        """Learn from one run of ``arm`` that drew ``samples`` samples in ``calls`` calls."""
-        if not getattr(arm.strategy, "stops_early", False) or samples <= 0:
+        """Learn from one run of ``arm`` that drew ``samples`` samples in ``calls`` calls.
+
+        Nothing is learned without calls (``calls <= 0``): such figures come from a cost
+        or a record, not from a run whose samples were counted.
+        """
+        if not getattr(arm.strategy, "stops_early", False) or samples <= 0 or calls <= 0:
             return
         key, pool = arm.key, self._pool(arm)
         used = float(min(samples, arm.n))
         self._runs[key] = self._runs.get(key, 0.0) + 1.0
         self._samples[key] = self._samples.get(key, 0.0) + used
-        self._calls[key] = self._calls.get(key, 0.0) + float(max(calls, 1))
+        self._calls[key] = self._calls.get(key, 0.0) + float(calls)
         self._pool_used[pool] = self._pool_used.get(pool, 0.0) + used
         self._pool_budget[pool] = self._pool_budget.get(pool, 0.0) + float(arm.n)
 
