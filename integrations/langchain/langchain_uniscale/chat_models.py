@@ -160,6 +160,11 @@ class ChatUniScale(BaseChatModel):
             self.router = make_router(list(self.models), self._backends, self._settings(),
                                       self.state_path)
         else:
+            given = [k for k, v in self._settings().items() if v is not None]
+            if given:
+                raise ConfigurationError(
+                    f"pass either router= or the router settings, not both (got router= "
+                    f"and {given})")
             missing = [m for m in self.router.arms.models if m not in self._backends]
             if missing:
                 raise MissingBackendError(
