@@ -72,7 +72,7 @@ def _figures(t: CandidateTable, i: int) -> str:
 
 
 def explain(arm: Arm, cost_weight: float, table: CandidateTable | None, quality: float,
-            ucb: float, predicted_cost: float) -> str:
+            ucb: float, predicted_cost: float, propensity: float = 1.0) -> str:
     """The text of :meth:`Decision.explain`.
 
     Args:
@@ -82,18 +82,24 @@ def explain(arm: Arm, cost_weight: float, table: CandidateTable | None, quality:
         quality: Estimated quality of the chosen arm.
         ucb: Its upper bound.
         predicted_cost: Its predicted USD.
+        propensity: Probability the policy had of picking it.
     """
     lam = f"λ {cost_weight:.3g}"
     if table is None:
         return (f"chose {arm.key}: quality {quality:.2f} ± {ucb - quality:.2f}, "
                 f"{usd(predicted_cost)}, {lam}")
     text = f"chose {_figures(table, table.pick)}, {lam}"
+    if propensity < 1.0:
+        text += f", propensity {propensity:.3g}"
     other = table.runner_up()
     if other is None:
         return text + "; no runner-up (the only arm allowed)"
     gap = float(table.score[table.pick] - table.score[other])
     text += f"; runner-up {_figures(table, other)}"
-    text += " (pruned)" if not table.keep[other] else f" ({gap:.3f} behind)"
+    if not table.keep[other]:
+        text += " (pruned)"
+    else:
+        text += f" ({gap:.3f} behind)" if gap >= 0 else f" ({-gap:.3f} ahead; explored)"
     pruned = int(len(table.keep) - np.count_nonzero(table.keep))
     if pruned:
         text += f"; {pruned} of {len(table.arms)} arms pruned"

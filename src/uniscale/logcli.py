@@ -12,7 +12,7 @@ from .explain import usd
 
 __all__ = ["LOG_COMMANDS", "add_log_commands", "run_log_command"]
 
-LOG_COMMANDS = ("report",)
+LOG_COMMANDS = ("report", "evaluate")
 
 
 def add_log_commands(sub: Any) -> None:
@@ -26,10 +26,25 @@ def add_log_commands(sub: Any) -> None:
                         help="time windows of the arm shares (default 20)")
     report.add_argument("--top", type=int, default=10, help="arms listed (default 10)")
 
+    ev = sub.add_parser("evaluate", help="off-policy estimate of another configuration's "
+                        "reward on a decision log (IPS, SNIPS, doubly robust)")
+    ev.add_argument("log", type=Path, help="the decision log (Router(log=...))")
+    ev.add_argument("--alpha", type=float, default=None,
+                    help="exploration width of the target (default: the logged one)")
+    ev.add_argument("--wtp", type=float, default=None,
+                    help="willingness to pay of the target, USD per unit of quality "
+                    "(default: the logged λ); the reward is score − cost / W")
+    ev.add_argument("--temperature", type=float, default=None,
+                    help="softmax temperature of the target (default: greedy)")
+    ev.add_argument("--state", type=Path, default=None,
+                    help="evaluate a saved router (Router.save) instead of --alpha; the "
+                    "log must carry features (log_features=True)")
+    ev.add_argument("--json", type=Path, default=None, help="write the estimates here")
+
 
 def run_log_command(args: argparse.Namespace) -> int:
     """Run a log command parsed by :func:`add_log_commands`."""
-    return _report(args)
+    return _report(args) if args.command == "report" else _evaluate(args)
 
 
 def _when(t: float) -> str:
@@ -90,5 +105,37 @@ def _report(args: argparse.Namespace) -> int:
             "spend": timeline.spend.tolist(),
             "lam": timeline.lam.tolist()}}
         args.json.write_text(json.dumps(out, indent=2))
+        say(f"wrote {args.json}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .bench.console import _table, say
+    from .logread import read_log
+    from .ope import RouterTarget, TargetPolicy, evaluate
+
+    target: Any
+    if args.state is not None:
+        from .router import Router
+
+        target = RouterTarget(Router.load(str(args.state)), temperature=args.temperature)
+        what = f"router {args.state}"
+    else:
+        target = TargetPolicy(alpha=args.alpha, willingness_to_pay=args.wtp,
+                              temperature=args.temperature)
+        what = (f"alpha {'as logged' if args.alpha is None else args.alpha}, "
+                f"W {'as logged' if args.wtp is None else args.wtp}, "
+                + ("greedy" if args.temperature is None else f"softmax T={args.temperature}"))
+    rep = evaluate(read_log(args.log), target, willingness_to_pay=args.wtp)
+    say(f"{args.log}: {rep.decisions} decisions with feedback; target: {what}")
+    rows = [[name + (" (biased)" if e.biased else ""), f"{e.value:.4f}",
+             f"[{e.low:.4f}, {e.high:.4f}]"] for name, e in rep.estimates.items()]
+    rows.append(["logging policy (observed)", f"{rep.logged:.4f}", ""])
+    _table("estimated mean reward per request", ["estimator", "value", "95% interval"], rows)
+    say(f"effective sample size {rep.effective_size:.0f}, target agrees with the served arm "
+        f"on {100 * rep.agreement:.0f}% of decisions; read {rep.recommended.upper()} first")
+    say(rep.note)
+    if args.json is not None:
+        args.json.write_text(json.dumps(rep.as_dict(), indent=2))
         say(f"wrote {args.json}")
     return 0

@@ -99,7 +99,7 @@ class Decision:
     def explain(self) -> str:
         """A short text naming the chosen arm, its figures and the runner-up's."""
         return explain(self.arm, self.cost_weight, self.table, self.quality, self.ucb,
-                       self.predicted_cost)
+                       self.predicted_cost, self.propensity)
 
 
 @dataclass(frozen=True)

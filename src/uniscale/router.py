@@ -22,6 +22,7 @@ from .errors import (
     UnknownDecisionError,
 )
 from .explain import CandidateTable
+from .explore import check_exploration, choose
 from .features import Featurizer, HashingFeaturizer
 from .fit import Outcome, prepare_outcomes
 from .inputs import ArmSelector, check_number, context_of, select_arms
@@ -73,6 +74,10 @@ class Router:
             from it with :meth:`fit`); otherwise a digest.
         context_dim: Hashed buckets for the side features passed as ``context=`` to
             :meth:`decide` (0: none).
+        exploration: ``"ucb"`` (the best score), ``"softmax"`` (draw by the score with
+            ``temperature``) or ``"thompson"``; the last two log real propensities
+            for off-policy evaluation (see :mod:`uniscale.explore`).
+        temperature: Softmax temperature, in units of quality.
     """
 
     def __init__(
@@ -100,6 +105,8 @@ class Router:
         log: LogTarget | DecisionSink | None = None,
         log_features: bool = False,
         context_dim: int = 16,
+        exploration: str = "ucb",
+        temperature: float = 0.05,
     ) -> None:
         self.arms = arms if isinstance(arms, ArmSpace) else ArmSpace(arms)
         self.backends: dict[str, Any] = dict(backends or {})
@@ -133,7 +140,9 @@ class Router:
         for arm in self.fallback:
             self.arms.index(arm)
         self._refresh_samples_per_call()
-        self.decision_log = open_log(log, log_features=log_features)
+        check_exploration(exploration, temperature)
+        self.exploration, self.temperature = exploration, float(temperature)
+        self.decision_log = open_log(log, log_features=log_features, exploration=exploration)
 
     # -- configuration ----------------------------------------------------------------
     def _descriptor(self, arm: Arm) -> dict[str, float]:
@@ -236,13 +245,13 @@ class Router:
             keep[order[1:]] = ucb[order[1:]] >= best_cheaper[:-1]
         raw = ucb - lam * costs
         score = np.where(keep, raw, -np.inf)
-        top = np.flatnonzero(score >= score.max() - 1e-12)
-        pick = int(top[0] if len(top) == 1 else self.rng.choice(top))
+        pick, propensity = choose(self.exploration, score, mean, width, self.policy.alpha,
+                                  lam * costs, self.temperature, self.rng)
         decision = Decision(
             id=uuid.uuid4().hex, arm=arms[pick], predicted_cost=float(costs[pick]),
             quality=float(mean[pick]), ucb=float(ucb[pick]), cost_weight=lam,
             input_tokens=tokens, pruned=tuple(arms[i].key for i in np.flatnonzero(~keep)),
-            propensity=1.0 / len(top),
+            propensity=propensity,
             table=CandidateTable(arms, mean, width, ucb, costs, raw, keep, pick),
         )
         self.pending.put(Pending(decision.id, arms[pick].key, x, decision.predicted_cost,

@@ -18,7 +18,7 @@ from ..features import HashingFeaturizer
 from ..objective import Objective
 from ..router import Router
 
-__all__ = ["replay_order", "replay_router"]
+__all__ = ["replay_frozen", "replay_order", "replay_router"]
 
 
 def replay_order(ctx: Context, seed: int, steps: int | None = None) -> np.ndarray:
@@ -82,3 +82,26 @@ def replay_router(ctx: Context, objective: Objective, seed: int, *,
         cost[t] = env.cost(p, g, (s.payload[2] for s in result.samples))
         router.feedback(result.decision.id, quality[t], cost=cost[t])
     return router, Trace(arm, quality, cost)
+
+
+def replay_frozen(ctx: Context, router: Router, order: np.ndarray, seed: int) -> Trace:
+    """Serve a stream with a router that does not learn (no feedback, no usage seen).
+
+    The real outcome of a fixed configuration, to compare with an off-policy estimate
+    of it. Draws come from a generator seeded with ``seed``.
+    """
+    env, table = ctx.env, ctx.table
+    X = ctx.features(router.featurizer.dim)
+    rng = np.random.default_rng(seed)
+    arm = np.zeros(len(order), dtype=np.int64)
+    quality = np.zeros(len(order))
+    cost = np.zeros(len(order))
+    for t, p in enumerate(order):
+        d = router.decide(str(table.prompts[p]), features=X[p],
+                          allowed=env.arms_where(env.allowed[p]))
+        g = env.pair(d.arm.model, d.arm.strategy.variant)
+        rows = env.draw(int(p), g, d.arm.n, rng)
+        arm[t] = env.arm_index[d.arm]
+        quality[t] = float(table.score[p, g, env.chosen(int(p), g, rows)])
+        cost[t] = env.cost(int(p), g, rows)
+    return Trace(arm, quality, cost)

@@ -1,0 +1,77 @@
+"""How the router picks among the arms it scored, and the probability of its pick.
+
+``"ucb"`` (default) takes the best score ``UCB − λ·cost`` (ties broken at random):
+deterministic, so a log of it supports no off-policy estimate of another policy.
+``"softmax"`` draws an arm with probability ``∝ exp(score / temperature)``;
+``"thompson"`` samples each arm's quality from ``N(mean, (alpha·width)²)`` and takes the
+best sampled ``quality − λ·cost``. Both log real propensities, which
+:mod:`uniscale.ope` needs. Pruned arms are never picked.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import ConfigurationError
+
+__all__ = ["EXPLORATIONS", "THOMPSON_DRAWS", "check_exploration", "choose", "softmax"]
+
+EXPLORATIONS = ("ucb", "softmax", "thompson")
+
+THOMPSON_DRAWS = 256
+"""Independent draws that estimate the propensity of a Thompson-sampling pick (at least
+one hit is counted, so it is never 0)."""
+
+
+def check_exploration(exploration: str, temperature: float) -> None:
+    """Raise a clear error for an unknown exploration or a bad temperature."""
+    if exploration not in EXPLORATIONS:
+        raise ConfigurationError(
+            f"exploration must be one of {list(EXPLORATIONS)}, got {exploration!r}")
+    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature)
+            and temperature > 0):
+        raise ConfigurationError(
+            f"temperature must be a number > 0 (in units of quality), got {temperature!r}")
+
+
+def softmax(score: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities ``∝ exp(score / temperature)``; ``-inf`` scores get 0."""
+    live = np.isfinite(score)
+    z = np.where(live, score, -np.inf) / temperature
+    p = np.exp(z - z[live].max())
+    return np.asarray(p / p.sum())
+
+
+def choose(exploration: str, score: np.ndarray, mean: np.ndarray, width: np.ndarray,
+           alpha: float, lam_cost: np.ndarray, temperature: float,
+           rng: np.random.Generator) -> tuple[int, float]:
+    """The picked arm and its propensity.
+
+    Args:
+        exploration: ``"ucb"``, ``"softmax"`` or ``"thompson"``.
+        score: ``UCB − λ·cost`` per arm, ``-inf`` where pruned.
+        mean: Estimated quality per arm.
+        width: Standard width per arm.
+        alpha: Exploration width of the bound.
+        lam_cost: ``λ·cost`` per arm.
+        temperature: Softmax temperature.
+        rng: The router's generator.
+    """
+    if exploration == "softmax":
+        p = softmax(score, temperature)
+        pick = int(rng.choice(len(p), p=p))
+        return pick, float(p[pick])
+    if exploration == "thompson":
+        live = np.isfinite(score)
+        z = rng.standard_normal((THOMPSON_DRAWS + 1, len(score)))
+        sampled = mean + alpha * width * z - lam_cost
+        sampled[:, ~live] = -np.inf
+        wins = np.argmax(sampled, axis=1)
+        pick = int(wins[0])  # the draw that decides; the others estimate its propensity
+        hits = max(int(np.count_nonzero(wins[1:] == pick)), 1)
+        return pick, hits / THOMPSON_DRAWS
+    top = np.flatnonzero(score >= score.max() - 1e-12)
+    pick = int(top[0] if len(top) == 1 else rng.choice(top))
+    return pick, 1.0 / len(top)
