@@ -125,6 +125,10 @@ def prepare_outcomes(router: Router, records: Iterable[Any]) -> PreparedOutcomes
             if item.usage is not None and not isinstance(item.usage, Usage):
                 raise ConfigurationError(
                     f"usage must be a uniscale.Usage, got {type(item.usage).__name__}")
+            if item.request is None and item.features is None:
+                raise ConfigurationError(
+                    "an outcome needs request= or features= (to warm start from a decision "
+                    "log, write it with Router(log=..., log_features=True))")
             x, n_tokens = router.context_vector(item.request, item.features, item.input_tokens,
                                                 item.context)
         except UniScaleError as exc:

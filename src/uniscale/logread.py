@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .errors import LogFileError
+from .fit import Outcome
 from .log import Record, rotated_files
 
 __all__ = ["LoggedCandidates", "LoggedDecision", "read_events", "read_log"]
@@ -54,18 +55,16 @@ class LoggedCandidates:
 
 
 @dataclass(frozen=True)
-class LoggedDecision:
-    """A logged decision joined with its feedback, and what the router knew then.
+class LoggedDecision(Outcome):
+    """A logged decision joined with its feedback: an :class:`~uniscale.Outcome` (so
+    :meth:`Router.fit` learns it) plus what the router knew when it decided.
+
+    The outcome fields: ``arm`` (the chosen arm's key), ``score`` (the feedback; None
+    for a decision without feedback, read with ``pending=True``), ``features`` (None
+    unless logged with ``log_features=True``), ``cost`` (observed USD: the feedback's,
+    else the served request's), ``context``, ``input_tokens``; prompts are never logged.
 
     Attributes:
-        arm: Key of the chosen arm.
-        score: The feedback score (None: no feedback).
-        request: Always None (prompts are never logged).
-        features: The feature vector (None unless logged with ``log_features=True``).
-        cost: Observed USD (from the feedback, else from the served request).
-        usage: Always None.
-        context: Side features passed to ``decide``.
-        input_tokens: Input tokens the request was estimated at.
         id: Decision id.
         time: When it was decided (seconds since the epoch).
         propensity: Probability the logging policy had of choosing :attr:`arm`.
@@ -77,14 +76,6 @@ class LoggedDecision:
         features_digest: Digest of the features when they were not logged.
     """
 
-    arm: str
-    score: float | None
-    request: Any = None
-    features: np.ndarray | None = None
-    cost: float | None = None
-    usage: Any = None
-    context: Mapping[str, Any] | None = None
-    input_tokens: int | None = None
     id: str = ""
     time: float = 0.0
     propensity: float = 1.0
@@ -140,7 +131,7 @@ def _decision(rec: Record, feedback: Record | None, cost: float | None) -> Logge
     score = None if feedback is None else feedback.get("score")
     observed = feedback.get("cost") if feedback is not None else None
     return LoggedDecision(
-        arm=str(rec["arm"]), score=score,
+        arm=str(rec["arm"]), score=score,  # type: ignore[arg-type]
         features=None if features is None else np.asarray(features, dtype=float),
         cost=observed if observed is not None else cost,
         context=rec.get("context"), input_tokens=rec.get("input_tokens"),
