@@ -17,11 +17,13 @@ __all__ = [
     "ExpiredDecisionError",
     "FeaturizerMismatchError",
     "InvalidFeaturesError",
+    "InvalidRequestError",
     "InvalidScoreError",
     "LogFileError",
     "MissingBackendError",
     "MissingPriceError",
     "NoArmAllowedError",
+    "NumericalError",
     "StateFileError",
     "StoreUnavailableError",
     "UniScaleError",
@@ -51,6 +53,10 @@ class NoArmAllowedError(ConfigurationError):
 
 class EmptyRequestError(UniScaleError, ValueError):
     """The prompt or the message list is empty."""
+
+
+class InvalidRequestError(UniScaleError, TypeError):
+    """A request, its options or a usage report has the wrong type or value."""
 
 
 class InvalidFeaturesError(UniScaleError, ValueError):
@@ -90,6 +96,10 @@ class ArmSpaceMismatchError(StateFileError):
 
 class FeaturizerMismatchError(StateFileError):
     """A saved state was learned with another featurizer than the one supplied."""
+
+
+class NumericalError(UniScaleError, ArithmeticError):
+    """The learned statistics gave non-finite values; nothing was changed."""
 
 
 class StoreUnavailableError(UniScaleError, ConnectionError):

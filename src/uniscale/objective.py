@@ -55,7 +55,9 @@ class Budget:
     def __post_init__(self) -> None:
         _positive("Budget.per_request", self.per_request)
         _positive("Budget.step", self.step)
-        if not math.isfinite(self.initial_multiplier) or self.initial_multiplier < 0:
+        m = self.initial_multiplier
+        if isinstance(m, bool) or not isinstance(m, (int, float)) or not math.isfinite(m) \
+                or m < 0:
             raise ConfigurationError("Budget.initial_multiplier must be finite and >= 0")
 
 

@@ -11,12 +11,14 @@ from typing import Any
 
 import numpy as np
 
+from . import validate
 from .arms import Arm, ArmSpace
 from .context import ContextEncoder
 from .cost import CostModel, Price
 from .errors import (
     ConfigurationError,
     DuplicateFeedbackError,
+    InvalidRequestError,
     InvalidScoreError,
     MissingBackendError,
     UnknownDecisionError,
@@ -25,14 +27,14 @@ from .explain import CandidateTable
 from .explore import check_exploration, choose
 from .features import Featurizer, HashingFeaturizer
 from .fit import Outcome, prepare_outcomes
-from .inputs import ArmSelector, check_number, context_of, select_arms
+from .inputs import ArmSelector, check_number, context_of, messages_of, select_arms
 from .log import DecisionSink, LogTarget, open_log
 from .objective import Objective, Pacer, Tradeoff
 from .policy.linucb import LinUCB
 from .results import Decision, Result
 from .serving import aserve, next_fallback, serve
 from .store.memory import Pending, PendingStore
-from .types import Message, Request, Usage, as_messages
+from .types import Message, Request, Usage
 
 __all__ = ["Router"]
 
@@ -108,9 +110,16 @@ class Router:
         exploration: str = "ucb",
         temperature: float = 0.05,
     ) -> None:
-        self.arms = arms if isinstance(arms, ArmSpace) else ArmSpace(arms)
+        validate.router_settings(
+            alpha=alpha, ridge=ridge, arm_ridge=arm_ridge, forgetting=forgetting,
+            hybrid=hybrid, shared_dim=shared_dim, prune=prune, feedback_ttl=feedback_ttl,
+            prior_output_tokens=prior_output_tokens, seed=seed, clock=clock,
+            pending_store=pending_store, backends=backends)
+        self.arms = validate.arm_space(arms)
+        prices = validate.prices(prices)
         self.backends: dict[str, Any] = dict(backends or {})
-        self.featurizer: Featurizer = featurizer or HashingFeaturizer()
+        self.featurizer: Featurizer = validate.featurizer(
+            HashingFeaturizer() if featurizer is None else featurizer, len(self.arms))
         self.objective = objective if objective is not None else Tradeoff(0.01)
         if on_invalid_feedback not in ("raise", "ignore"):
             raise ConfigurationError("on_invalid_feedback must be 'raise' or 'ignore'")
@@ -136,9 +145,7 @@ class Router:
         for arm in self.arms:
             self._check_arm(arm)
             self.policy.add_slot(arm.key, self._descriptor(arm))
-        self.fallback = tuple(fallback)
-        for arm in self.fallback:
-            self.arms.index(arm)
+        self.fallback = tuple(self._fallback_arms(fallback))
         self._refresh_samples_per_call()
         check_exploration(exploration, temperature)
         self.exploration, self.temperature = exploration, float(temperature)
@@ -148,7 +155,17 @@ class Router:
     def _descriptor(self, arm: Arm) -> dict[str, float]:
         return dict(zip(self.arms.columns, self.arms.descriptor(arm), strict=True))
 
+    def _fallback_arms(self, fallback: Any) -> list[Arm]:
+        if isinstance(fallback, (str, Arm)) or not isinstance(fallback, Iterable):
+            raise ConfigurationError(
+                f"fallback must be a list of arms (or arm keys), got {fallback!r}")
+        arms = [self.arms.find(a) if isinstance(a, str) else validate.arm(a) for a in fallback]
+        for arm in arms:
+            self.arms.index(arm)
+        return arms
+
     def _check_arm(self, arm: Arm) -> None:
+        validate.arm(arm)
         self.costs.price(arm.model)
         if self.backends and arm.model not in self.backends:
             raise MissingBackendError(
@@ -171,16 +188,20 @@ class Router:
     def remove_arm(self, arm: Arm) -> None:
         """Stop choosing ``arm``; its statistics stay in the state for a later re-add."""
         with self._lock:
-            self.arms.remove(arm)
+            self.arms.remove(validate.arm(arm))
             self.fallback = tuple(a for a in self.fallback if a != arm)
 
     def set_price(self, model: str, price: Price) -> None:
         """Change the price of ``model`` (takes effect on the next decision)."""
+        checked = validate.price(model, price)
         with self._lock:
-            self.costs.prices[model] = price
+            self.costs.prices[model] = checked
 
     def set_backend(self, model: str, backend: Any) -> None:
         """Attach or replace the backend of ``model``."""
+        if not isinstance(model, str) or not model or backend is None:
+            raise ConfigurationError(
+                f"set_backend needs a model name and a backend, got {model!r}, {backend!r}")
         with self._lock:
             self.backends[model] = backend
             self._refresh_samples_per_call()
@@ -244,6 +265,7 @@ class Router:
             best_cheaper = np.maximum.accumulate((mean - self.policy.alpha * width)[order])
             keep[order[1:]] = ucb[order[1:]] >= best_cheaper[:-1]
         raw = ucb - lam * costs
+        validate.finite_scores(raw)  # never NaN into the tie-break
         score = np.where(keep, raw, -np.inf)
         pick, propensity = choose(self.exploration, score, mean, width, self.policy.alpha,
                                   lam * costs, self.temperature, self.rng)
@@ -329,7 +351,17 @@ class Router:
 
         Returns:
             The observed cost in USD.
+
+        Raises:
+            InvalidRequestError: ``usage`` is not a Usage of whole token counts >= 0.
+            InvalidScoreError: ``extra_cost`` is negative, NaN or infinite.
         """
+        validate.usage(usage)
+        samples = validate.count("samples", samples, high=10**6, error=InvalidRequestError)
+        extra_cost = validate.real("extra_cost", extra_cost, low=0.0, error=InvalidScoreError)
+        if request_tokens is not None:
+            request_tokens = validate.count("request_tokens", request_tokens,
+                                            error=InvalidRequestError)
         with self._lock:
             pending = self.pending.get(str(decision_id))
             arm = self.arms.get(pending.arm)  # None when removed since the decision
@@ -439,7 +471,7 @@ class Router:
         Raises:
             AllSamplesFailedError: The arm and every fallback failed.
         """
-        messages = as_messages(request)
+        messages = messages_of(request)
         decision = self.decide(messages, features=features, allowed=allowed,
                                input_tokens=input_tokens)
         base = self._request(messages, temperature, stop, max_tokens, options)
@@ -458,7 +490,7 @@ class Router:
         **options: Any,
     ) -> Result:
         """Async form of :meth:`invoke`; samples run as concurrent tasks."""
-        messages = as_messages(request)
+        messages = messages_of(request)
         decision = self.decide(messages, features=features, allowed=allowed,
                                input_tokens=input_tokens)
         base = self._request(messages, temperature, stop, max_tokens, options)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import EmptyRequestError
+from .errors import EmptyRequestError, InvalidRequestError
 
 __all__ = ["Completion", "Message", "Request", "Sample", "Usage", "as_messages"]
 
@@ -24,6 +24,14 @@ class Message:
     role: str
     content: str
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.role, str) or not isinstance(self.content, str):
+            raise InvalidRequestError(
+                f"Message role and content must be strings, got role={self.role!r}, "
+                f"content={type(self.content).__name__}: pass Message('user', 'text')")
+        if not isinstance(self.extra, Mapping):
+            raise InvalidRequestError(f"Message extra must be a dict, got {self.extra!r}")
 
 
 @dataclass(frozen=True)
@@ -129,7 +137,7 @@ def as_messages(value: str | Message | Mapping[str, Any] | Sequence[Any]) -> tup
 
     Raises:
         EmptyRequestError: When there is no message or every message is blank.
-        TypeError: When an element is of an unsupported type.
+        InvalidRequestError: When an element is of an unsupported type.
     """
     items: Sequence[Any]
     items = [value] if isinstance(value, (str, Message, Mapping)) else list(value)
@@ -146,7 +154,7 @@ def as_messages(value: str | Message | Mapping[str, Any] | Sequence[Any]) -> tup
             extra = {k: v for k, v in item.items() if k not in ("role", "content")}
             out.append(Message(str(item.get("role", "user")), content, extra))
         else:
-            raise TypeError(
+            raise InvalidRequestError(
                 f"cannot use {type(item).__name__} as a message: pass a string, a "
                 "uniscale.Message or a {'role': ..., 'content': ...} dict"
             )
