@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import uniscale as us
 from llama_index.core.base.llms.types import ChatMessage
+from uniscale.adapters import CORE_ARGUMENTS, RouterSettings, takes
 
 from llama_index.llms.uniscale import UniScaleLLM
-from llama_index.llms.uniscale.settings import CORE_ARGUMENTS, RouterSettings, supports
 
 PRICES = {"a": us.Price(input=1.0, output=2.0), "b": us.Price(input=3.0, output=6.0)}
 PASS_THROUGH = ("baseline", "conservative", "log")
@@ -74,7 +74,7 @@ def test_ready_router_argument_is_accepted(scripted) -> None:
 def test_pass_through_argument_reaches_the_router_or_is_refused(scripted, monkeypatch,
                                                                 name) -> None:
     value = object()
-    if not supports(us.Router, name):
+    if not takes(us.Router, name):
         with pytest.raises(us.ConfigurationError, match=f"{name}= is not supported"):
             UniScaleLLM(models={"a": scripted()}, prices=PRICES, **{name: value})
         return
@@ -119,6 +119,13 @@ def test_unknown_argument_is_refused(scripted, unknown) -> None:
     (name,) = unknown
     with pytest.raises(us.ConfigurationError, match=f"unknown argument.*{name}"):
         UniScaleLLM(models={"a": scripted()}, prices=PRICES, **unknown)
+
+
+def test_unknown_argument_names_the_closest_one(scripted) -> None:
+    with pytest.raises(us.ConfigurationError, match="did you mean 'strategies'"):
+        UniScaleLLM(models={"a": scripted()}, prices=PRICES, stratgies=["single"])
+    with pytest.raises(us.ConfigurationError, match="did you mean 'fallback'"):
+        UniScaleLLM(models={"a": scripted()}, prices=PRICES, fallbacks=["a"])
 
 
 def test_llamaindex_fields_are_still_accepted(scripted) -> None:
@@ -185,7 +192,7 @@ def test_save_needs_a_path(scripted, tmp_path) -> None:
 
 def test_context_reaches_the_router_or_is_refused(scripted) -> None:
     llm = UniScaleLLM(models={"a": scripted()}, prices=PRICES)
-    if not supports(llm.router.decide, "context"):
+    if not takes(llm.router.decide, "context"):
         with pytest.raises(us.ConfigurationError, match="context= is not supported"):
             llm.complete("hi", context={"tenant": "acme"})
         return

@@ -22,12 +22,12 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import LLM, ToolSelection
 
 import uniscale as us
+from uniscale.adapters import RouterSettings, build_router, check_arguments
 
 from .backend import ChildBackend
 from .calls import CallsMixin, Context
 from .plumbing import TOOLS_KEY, Tools
 from .responses import INFO_KEY, find_decision_id
-from .settings import CORE_ARGUMENTS, RouterSettings, build_router
 from .tracking import DecisionIndex, Tracker, tracking
 
 __all__ = ["UniScaleLLM"]
@@ -116,12 +116,8 @@ class UniScaleLLM(CallsMixin, FunctionCallingLLM):
         log: Any = None,
         **kwargs: Any,
     ) -> None:
-        unknown = sorted(set(kwargs) - set(type(self).model_fields) - {"models", "router"})
-        if unknown:
-            raise us.ConfigurationError(
-                f"UniScaleLLM got unknown argument(s) {unknown}: it takes the router "
-                f"settings {list(CORE_ARGUMENTS)} and the fields of LlamaIndex's LLM "
-                f"({sorted(set(LLM.model_fields))})")
+        check_arguments(kwargs, set(LLM.model_fields), "UniScaleLLM",
+                        "the fields of LlamaIndex's LLM (callback_manager, system_prompt, ...)")
         if not models:
             raise us.ConfigurationError("UniScaleLLM needs models={'name': llm, ...}")
         settings = RouterSettings(

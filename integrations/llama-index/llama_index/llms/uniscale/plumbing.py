@@ -23,11 +23,11 @@ from llama_index.core.llms.llm import LLM
 from llama_index.core.utilities.token_counting import TokenCounter
 
 import uniscale as us
+from uniscale.adapters import context_kwargs
 
 from .backend import CALL_KEY, CallSpec, measure
 from .failures import provider_error
 from .responses import decision_info, model_name, sample_usage, tag
-from .settings import context_kwargs
 from .tracking import DecisionIndex, active_trackers
 
 __all__ = ["TOOLS_KEY", "Plan", "RoutingMixin", "Tools"]
