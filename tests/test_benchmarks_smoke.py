@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -48,3 +50,17 @@ def test_fanout_quick_prints_ratios() -> None:
     assert sum("(native)" in row for row in rows) == 2
     for row in rows:
         assert any(token.endswith("×") for token in row.split()), row
+
+
+def test_adaptive_prints_early_stop_and_calibration_tables() -> None:
+    data = ROOT.parent / "shared" / "data"
+    if not (data / "aqua_pot.jsonl.gz").exists():
+        pytest.skip("the replay tables are not next to the repository (../shared/data)")
+    out = run_script("adaptive.py", "--draws", "1", "--tables", "aqua_pot", "game24_tot")
+    lines = out.splitlines()
+    for rule in ("decided", "beta0.95", "dirichlet0.95", "first-correct"):
+        assert any(f" {rule} " in line for line in lines), rule
+    assert any("@train" in line and " test " in line for line in lines)
+    exact = [line for line in lines if " decided " in line or " first-correct " in line]
+    assert exact and all("+0.00±0.00" in line for line in exact)  # never changes the answer
+    assert "Calibration of the vote share" in out and "ECE" in out and "AUROC" in out
