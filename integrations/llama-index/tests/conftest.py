@@ -29,6 +29,7 @@ from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
 from llama_index.core.llms.mock import MockFunctionCallingLLM
+from llama_index.core.rate_limiter import TokenBucketRateLimiter
 from llama_index.core.settings import Settings
 
 
@@ -134,6 +135,20 @@ class ScriptedLLM(CustomLLM):
         return gen()
 
 
+class CountingLimiter(TokenBucketRateLimiter):
+    """LlamaIndex's token-bucket limiter, counting the permits it hands out."""
+
+    _acquired: list[int] = PrivateAttr(default_factory=list)
+
+    def acquire(self, num_tokens: int = 0) -> None:
+        self._acquired.append(num_tokens)
+        super().acquire(num_tokens)
+
+    async def async_acquire(self, num_tokens: int = 0) -> None:
+        self._acquired.append(num_tokens)
+        await super().async_acquire(num_tokens)
+
+
 def tool_script(tool: str, args: dict[str, Any]) -> Callable[..., ChatMessage]:
     """A response generator: call ``tool(**args)`` first, then state the tool's result."""
 
@@ -168,6 +183,11 @@ class EventLog(BaseEventHandler):
 @pytest.fixture
 def scripted() -> type[ScriptedLLM]:
     return ScriptedLLM
+
+
+@pytest.fixture
+def limiter() -> type[CountingLimiter]:
+    return CountingLimiter
 
 
 @pytest.fixture

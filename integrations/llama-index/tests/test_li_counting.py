@@ -112,3 +112,16 @@ def test_failed_call_is_reported_as_an_error(scripted) -> None:
         llm.complete("boom")
     assert any("uniscale" in note and "a/single/1" in note for note in caught.value.__notes__)
     assert counter.total_llm_token_count == 0
+
+
+@pytest.mark.parametrize("arms", [SINGLE, SC3], ids=["n1", "sc3"])
+@pytest.mark.parametrize("method", METHODS)
+async def test_child_and_router_rate_limiters_are_honoured(scripted, limiter, method,
+                                                           arms) -> None:
+    child_limit = limiter(requests_per_minute=6000)
+    router_limit = limiter(requests_per_minute=6000)
+    child = scripted(answers=["The answer is 4"], rate_limiter=child_limit)
+    llm = UniScaleLLM(models={"a": child}, prices=PRICES, arms=arms, rate_limiter=router_limit)
+    await run(llm, method)
+    assert len(child_limit._acquired) == len(child.prompts) == arms[0].n  # per real call
+    assert len(router_limit._acquired) == 1  # per routed call

@@ -42,9 +42,10 @@ def billed(server: LoopbackServer) -> int:
 
 
 @pytest.mark.parametrize("method", ["chat", "achat", "complete", "stream_chat"])
-async def test_five_sample_arm_is_one_request_with_n(server, method) -> None:
+async def test_five_sample_arm_is_one_request_with_n(server, limiter, method) -> None:
     counter, router_only = TokenCountingHandler(), TokenCountingHandler()
-    mini = child(server, callback_manager=CallbackManager([counter]))
+    pacer = limiter(requests_per_minute=6000)
+    mini = child(server, callback_manager=CallbackManager([counter]), rate_limiter=pacer)
     llm = UniScaleLLM(models={"mini": mini}, prices=PRICES, strategies=["self-consistency"],
                       n=[5], callback_manager=CallbackManager([counter, router_only]))
     if method == "chat":
@@ -57,6 +58,7 @@ async def test_five_sample_arm_is_one_request_with_n(server, method) -> None:
         response = list(llm.stream_chat(QUESTION))[-1]
     requests = server.calls("openai")
     assert len(requests) == 1 and requests[0].body["n"] == 5
+    assert len(pacer._acquired) == 1  # the child's own rate limiter paced its one call
     info = response.additional_kwargs["uniscale"]
     assert info["samples"] == 5 and info["answer"] == "4" and info["vote_share"] == 0.6
     assert "The answer is 4." in (response.text if method == "complete" else

@@ -35,6 +35,7 @@ class CallsMixin(RoutingMixin):
 
     def _routed_chat(self, messages: Sequence[ChatMessage], context: Context,
                      kwargs: dict[str, Any]) -> ChatResponse:
+        self._pace()
         messages = list(messages)
         rest, tools = self._split(kwargs)
         plan = self._plan(to_uniscale_messages(messages), CallSpec("chat", rest), tools, context)
@@ -56,6 +57,7 @@ class CallsMixin(RoutingMixin):
 
     async def _routed_achat(self, messages: Sequence[ChatMessage], context: Context,
                             kwargs: dict[str, Any]) -> ChatResponse:
+        await self._apace()
         messages = list(messages)
         rest, tools = self._split(kwargs)
         plan = self._plan(to_uniscale_messages(messages), CallSpec("chat", rest), tools, context)
@@ -77,6 +79,7 @@ class CallsMixin(RoutingMixin):
 
     def _routed_stream_chat(self, messages: Sequence[ChatMessage], context: Context,
                             kwargs: dict[str, Any]) -> ChatResponseGen:
+        self._pace()
         messages = list(messages)
         rest, tools = self._split(kwargs)
         spec = CallSpec("chat", rest)
@@ -99,6 +102,7 @@ class CallsMixin(RoutingMixin):
 
     async def _routed_astream_chat(self, messages: Sequence[ChatMessage], context: Context,
                                    kwargs: dict[str, Any]) -> ChatResponseAsyncGen:
+        await self._apace()
         messages = list(messages)
         rest, tools = self._split(kwargs)
         spec = CallSpec("chat", rest)
@@ -122,6 +126,7 @@ class CallsMixin(RoutingMixin):
 
     def _routed_complete(self, prompt: str, formatted: bool, context: Context,
                          kwargs: dict[str, Any]) -> CompletionResponse:
+        self._pace()
         plan = self._plan((us.Message("user", prompt),), CallSpec("complete", kwargs, formatted),
                           context=context)
         event_id = self._start(plan, self._completion_payload(prompt, kwargs))
@@ -135,6 +140,7 @@ class CallsMixin(RoutingMixin):
 
     async def _routed_acomplete(self, prompt: str, formatted: bool, context: Context,
                                 kwargs: dict[str, Any]) -> CompletionResponse:
+        await self._apace()
         plan = self._plan((us.Message("user", prompt),), CallSpec("complete", kwargs, formatted),
                           context=context)
         event_id = self._start(plan, self._completion_payload(prompt, kwargs))
@@ -148,6 +154,7 @@ class CallsMixin(RoutingMixin):
 
     def _routed_stream_complete(self, prompt: str, formatted: bool, context: Context,
                                 kwargs: dict[str, Any]) -> CompletionResponseGen:
+        self._pace()
         spec = CallSpec("complete", kwargs, formatted)
         plan = self._plan((us.Message("user", prompt),), spec, context=context)
         end = self._completion_end(prompt)
@@ -166,6 +173,7 @@ class CallsMixin(RoutingMixin):
 
     async def _routed_astream_complete(self, prompt: str, formatted: bool, context: Context,
                                        kwargs: dict[str, Any]) -> CompletionResponseAsyncGen:
+        await self._apace()
         spec = CallSpec("complete", kwargs, formatted)
         plan = self._plan((us.Message("user", prompt),), spec, context=context)
         end = self._completion_end(prompt)

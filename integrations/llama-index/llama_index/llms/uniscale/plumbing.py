@@ -80,12 +80,16 @@ class RoutingMixin:
     those of its own handlers that the chosen child does not have, so no handler counts a
     call twice (a ``TokenCountingHandler`` shared through ``Settings.callback_manager`` sees
     the children's calls; one given only to the router sees one event per routed call).
+    Which handlers the router reports to is settled by the decided arm's child: when a
+    fallback arm on a child with other handlers serves the call, those may see it from
+    both sides or from neither (give every child the same handlers to avoid that).
     """
 
     if TYPE_CHECKING:
         models: dict[str, LLM]
         router: us.Router
         callback_manager: CallbackManager
+        rate_limiter: Any
         _spans: DecisionIndex
         _counter: TokenCounter | None
 
@@ -95,6 +99,17 @@ class RoutingMixin:
         if self._counter is None:
             self._counter = TokenCounter()
         return self._counter
+
+    def _pace(self) -> None:
+        """Wait for the router's own rate limiter, if one was given (once per routed call;
+        each child's limiter paces that child's real calls)."""
+        if self.rate_limiter is not None:
+            self.rate_limiter.acquire()
+
+    async def _apace(self) -> None:
+        """Async form of :meth:`_pace`."""
+        if self.rate_limiter is not None:
+            await self.rate_limiter.async_acquire()
 
     def _events_for(self, child: LLM) -> CallbackManager:
         """A manager with the router's handlers that ``child`` does not report to itself."""
