@@ -122,8 +122,15 @@ def test_doubly_robust_estimate_covers_the_real_reward(
 def test_evaluate_command(ctx: Context, tmp_path: Path,
                           capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "a.jsonl"
-    replay_router(ctx, us.Tradeoff(W), 2, order=replay_order(ctx, 2, 200), log=log,
-                  exploration="softmax", temperature=0.2)[0].close()
+    router, _ = replay_router(ctx, us.Tradeoff(W), 2, order=replay_order(ctx, 2, 200),
+                              log=log, log_features=True, exploration="softmax",
+                              temperature=0.2)
+    router.close()
+    state = tmp_path / "state.json"
+    router.save(str(state))
+    assert main(["evaluate", str(log), "--state", str(state)]) == 0
+    want_state = evaluate(us.read_log(log), RouterTarget(us.Router.load(str(state))))
+    assert f"{want_state.estimates['dr'].value:.4f}" in capsys.readouterr().out
     out = tmp_path / "ope.json"
     assert main(["evaluate", str(log), "--alpha", "0.5", "--wtp", str(W / 2),
                  "--json", str(out)]) == 0

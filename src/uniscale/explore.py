@@ -61,7 +61,10 @@ def choose(exploration: str, score: np.ndarray, mean: np.ndarray, width: np.ndar
     """
     if exploration == "softmax":
         p = softmax(score, temperature)
-        pick = int(rng.choice(len(p), p=p))
+        cdf = np.cumsum(p)
+        pick = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), len(p) - 1)
+        while p[pick] == 0.0:  # a zero-width step at the draw: take the next live arm
+            pick -= 1
         return pick, float(p[pick])
     if exploration == "thompson":
         live = np.isfinite(score)
