@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
 from langchain_core.utils import from_env
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, PrivateAttr, SkipValidation
+from pydantic import (
+    ConfigDict,
+    Field,
+    FieldSerializationInfo,
+    PrivateAttr,
+    SkipValidation,
+    field_serializer,
+    field_validator,
+)
 
 from uniscale import (
     AllSamplesFailedError,
@@ -27,6 +36,7 @@ from uniscale import (
     Strategy,
     Tradeoff,
 )
+from uniscale.cost import as_price
 
 from .backend import TOOL_CHOICE, ChatModelBackend
 from .calls import CallPlan, plan_call
@@ -34,13 +44,12 @@ from .failures import provider_error
 from .feedback import give_feedback
 from .replies import build_reply
 from .runs import RunIndex, enable_run_tracking, run_graph
+from .serde import json_value, lc_kwargs, not_serialisable
 from .settings import CORE_ARGUMENTS, check_arguments, make_router
 from .streaming import (
     RoutedStream,
+    StreamRunMixin,
     astreamed_result,
-    started,
-    stream_run,
-    stream_run_manager,
     streamed_result,
 )
 
@@ -49,7 +58,7 @@ __all__ = ["ChatUniScale"]
 PriceLike = Price | tuple[float, float] | dict[str, float]
 
 
-class ChatUniScale(BaseChatModel):
+class ChatUniScale(StreamRunMixin, BaseChatModel):
     """Routes each call to an arm (model, test-time strategy, n) and learns online.
 
     A drop-in chat model: give it child chat models and prices, use it wherever a chat
@@ -115,8 +124,9 @@ class ChatUniScale(BaseChatModel):
     win, the statistics are kept), written by :meth:`save`."""
     seed: int | None = None
     """Seed of the router (default: the core's)."""
-    router: Router | None = None
-    """A ready :class:`uniscale.Router`, instead of the settings above."""
+    router: Router | None = Field(default=None, exclude=True)
+    """A ready :class:`uniscale.Router`, instead of the settings above (built from them
+    when omitted; never part of a dump)."""
     baseline: Arm | str | None = None
     """Baseline arm of conservative exploration (passed to the core when it takes it)."""
     conservative: Any = None
@@ -135,6 +145,7 @@ class ChatUniScale(BaseChatModel):
     """Record parent links of LangChain runs so that feedback on a root run id works."""
 
     _backends: dict[str, ChatModelBackend] = PrivateAttr(default_factory=dict)
+    _router_given: bool = PrivateAttr(default=False)
     _runs: RunIndex = PrivateAttr(default_factory=lambda: RunIndex(run_graph()))
 
     def __init__(self, **data: Any) -> None:
@@ -146,7 +157,48 @@ class ChatUniScale(BaseChatModel):
         """
         check_arguments(data, [*type(self).model_fields, "callback_manager"], "ChatUniScale")
         super().__init__(**data)
+        self._router_given = self.router is not None
         self._build_router()
+
+    @field_validator("prices")
+    @classmethod
+    def _as_prices(cls, value: dict[str, PriceLike] | None) -> dict[str, PriceLike] | None:
+        return None if value is None else {m: as_price(p) for m, p in value.items()}
+
+    @field_serializer("strategies", "arms", "featurizer", "fallback", "baseline",
+                      "conservative", "log", when_used="json")
+    def _json_setting(self, value: Any, info: FieldSerializationInfo) -> Any:
+        return json_value(info.field_name, value)
+
+    # -- LangChain serialisation ------------------------------------------------------
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """ChatUniScale can be serialised (see :meth:`to_json` for when it cannot)."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """``["langchain_uniscale", "chat_models"]``."""
+        return ["langchain_uniscale", "chat_models"]
+
+    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
+        """A constructor ``load`` rebuilds this ChatUniScale from (a new router).
+
+        Returns:
+            LangChain's ``"not_implemented"`` whose ``repr`` names what cannot be
+            serialised (a child that is not serialisable, ``router=``, a custom
+            featurizer, strategy or log, explicit ``arms=``) when anything cannot.
+        """
+        problems = not_serialisable(self, self._router_given)
+        if problems:
+            return SerializedNotImplemented(
+                lc=1, type="not_implemented", id=self.lc_id(),
+                repr="ChatUniScale cannot be serialised: " + "; ".join(problems))
+        base = super().to_json()
+        if base["type"] != "constructor":
+            return base
+        names = [k for k in CORE_ARGUMENTS if k not in ("models", "router")]
+        return {**base, "kwargs": lc_kwargs(self, dict(base["kwargs"]), names)}
 
     def _settings(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in CORE_ARGUMENTS
@@ -272,23 +324,6 @@ class ChatUniScale(BaseChatModel):
             self._record(run_manager.run_id, result.decision.id, run_manager.parent_run_id)
         return ChatResult(generations=[ChatGeneration(message=self._reply(result))])
 
-    def _should_stream(self, *, async_api: bool,
-                       run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun
-                       | None = None, **kwargs: Any) -> bool:
-        """LangChain's choice, except inside a call: ``_generate`` then streams itself.
-
-        LangChain calls ``_stream`` without the run manager; streaming from ``_generate``
-        keeps it, so the children's runs nest under the router's run.
-        """
-        if run_manager is not None:
-            return False
-        return super()._should_stream(async_api=async_api, **kwargs)
-
-    def _streams_inside(self, run_manager: Any, kwargs: dict[str, Any], *,
-                        async_api: bool) -> bool:
-        return run_manager is not None and super()._should_stream(
-            async_api=async_api, run_manager=run_manager, **kwargs)
-
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None,
                   **kwargs: Any) -> ChatResult:
@@ -318,49 +353,6 @@ class ChatUniScale(BaseChatModel):
         except AllSamplesFailedError as exc:
             raise provider_error(exc) from None
         return self._recorded(plan, result, run_manager)
-
-    # -- streaming --------------------------------------------------------------------
-    def stream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
-               stop: list[str] | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
-        """LangChain's ``stream``, with the run id fixed so that children nest under it."""
-        run, full = stream_run(config)
-        chunks = super().stream(input, full, stop=stop, **kwargs)
-        with started(run):  # LangChain configures the run and calls _stream here
-            first = next(chunks, None)
-        if first is None:
-            return
-        yield first
-        yield from chunks
-
-    async def astream(self, input: LanguageModelInput, config: RunnableConfig | None = None,
-                      *, stop: list[str] | None = None, **kwargs: Any
-                      ) -> AsyncIterator[AIMessageChunk]:
-        """LangChain's ``astream``, with the run id fixed so that children nest under it."""
-        run, full = stream_run(config)
-        chunks = super().astream(input, full, stop=stop, **kwargs).__aiter__()
-        with started(run):
-            try:
-                first = await chunks.__anext__()
-            except StopAsyncIteration:
-                return
-        yield first
-        async for chunk in chunks:
-            yield chunk
-
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None,
-                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        manager = run_manager or stream_run_manager()
-        plan = self._plan(messages, stop, manager, kwargs)
-        yield from RoutedStream(self, plan, manager, async_api=False).run()
-
-    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
-                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
-        manager = run_manager or stream_run_manager()
-        plan = self._plan(messages, stop, manager, kwargs)
-        async for chunk in RoutedStream(self, plan, manager, async_api=True).arun():
-            yield chunk
 
     # -- feedback and state -----------------------------------------------------------
     def feedback(self, target: Any, score: float, cost: float | None = None) -> bool:

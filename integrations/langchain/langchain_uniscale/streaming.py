@@ -20,8 +20,9 @@ from langchain_core.callbacks import (
     CallbackManager,
     CallbackManagerForLLMRun,
 )
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.chat_models import generate_from_stream
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableConfig, ensure_config
 from langchain_core.utils.utils import LC_ID_PREFIX
@@ -38,8 +39,8 @@ from .runs import parse_run_id
 if TYPE_CHECKING:
     from .chat_models import ChatUniScale
 
-__all__ = ["RoutedStream", "StreamRun", "astreamed_result", "stream_run", "stream_run_manager",
-           "streamed_result"]
+__all__ = ["RoutedStream", "StreamRun", "StreamRunMixin", "astreamed_result", "stream_run",
+           "stream_run_manager", "streamed_result"]
 
 
 @dataclass(frozen=True)
@@ -244,3 +245,79 @@ async def astreamed_result(stream: RoutedStream, run_manager: AsyncCallbackManag
                                            chunk=_tagged(chunk, run_manager.run_id))
         chunks.append(chunk)
     return generate_from_stream(iter(chunks))
+
+
+if TYPE_CHECKING:
+    _Base = BaseChatModel
+else:
+    _Base = object
+
+
+class StreamRunMixin(_Base):
+    """LangChain's streaming entry points, keeping the router's run for the children.
+
+    ``stream`` / ``astream`` fix the run id and leave the call's config for ``_stream``;
+    inside ``invoke`` (``streaming=True``, ``astream_events``), ``_generate`` streams
+    itself with its run manager instead of LangChain calling ``_stream`` without it.
+    """
+
+    def stream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+               stop: list[str] | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
+        """LangChain's ``stream``, with the run id fixed so that children nest under it."""
+        run, full = stream_run(config)
+        chunks = super().stream(input, full, stop=stop, **kwargs)
+        with started(run):  # LangChain configures the run and calls _stream here
+            first = next(chunks, None)
+        if first is None:
+            return
+        yield first
+        yield from chunks
+
+    async def astream(self, input: LanguageModelInput, config: RunnableConfig | None = None,
+                      *, stop: list[str] | None = None, **kwargs: Any
+                      ) -> AsyncIterator[AIMessageChunk]:
+        """LangChain's ``astream``, with the run id fixed so that children nest under it."""
+        run, full = stream_run(config)
+        chunks = super().astream(input, full, stop=stop, **kwargs).__aiter__()
+        with started(run):
+            try:
+                first = await chunks.__anext__()
+            except StopAsyncIteration:
+                return
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
+    def _should_stream(self, *, async_api: bool,
+                       run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun
+                       | None = None, **kwargs: Any) -> bool:
+        """LangChain's choice, except inside a call: ``_generate`` then streams itself.
+
+        LangChain calls ``_stream`` without the run manager; streaming from ``_generate``
+        keeps it, so the children's runs nest under the router's run.
+        """
+        if run_manager is not None:
+            return False
+        return super()._should_stream(async_api=async_api, **kwargs)
+
+    def _streams_inside(self, run_manager: Any, kwargs: dict[str, Any], *,
+                        async_api: bool) -> bool:
+        return run_manager is not None and super()._should_stream(
+            async_api=async_api, run_manager=run_manager, **kwargs)
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None,
+                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        chat = cast("ChatUniScale", self)
+        manager = run_manager or stream_run_manager()
+        plan = chat._plan(messages, stop, manager, kwargs)
+        yield from RoutedStream(chat, plan, manager, async_api=False).run()
+
+    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        chat = cast("ChatUniScale", self)
+        manager = run_manager or stream_run_manager()
+        plan = chat._plan(messages, stop, manager, kwargs)
+        async for chunk in RoutedStream(chat, plan, manager, async_api=True).arun():
+            yield chunk

@@ -61,6 +61,16 @@ class ScriptedChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "scripted"
 
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """Serialisable with ``dumpd`` (unless ``responses`` is a function)."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """``["langchain_uniscale", "testing"]``."""
+        return ["langchain_uniscale", "testing"]
+
     @property
     def calls(self) -> list[list[BaseMessage]]:
         """The messages of every call made so far (shared by copies of this model)."""

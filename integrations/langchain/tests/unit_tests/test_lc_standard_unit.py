@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from langchain_core.language_models import BaseChatModel
 from langchain_tests.unit_tests import ChatModelUnitTests
 from langchain_uniscale import ChatUniScale
 from langchain_uniscale.testing import ScriptedChatModel
+from syrupy.assertion import SnapshotAssertion
 
 import uniscale as us
 
@@ -18,17 +21,13 @@ def _params() -> dict[str, Any]:
             "large": ScriptedChatModel(model="large-1", model_provider="openai"),
         },
         "prices": {"small": us.Price(0.15, 0.6), "large": us.Price(2.5, 10.0)},
-        "strategies": [us.Single(), us.SelfConsistency()],
+        "strategies": ["single", "self-consistency"],
         "n": [1, 3],
     }
 
 
 class TestChatUniScaleUnit(ChatModelUnitTests):
-    """Standard unit tests.
-
-    ``test_serdes`` skips: ChatUniScale is not LangChain-serialisable (it holds a router
-    with learned state and child models); its state persists through ``save``/``state_path``.
-    """
+    """Standard unit tests (``test_serdes``: see its override)."""
 
     @property
     def standard_chat_model_params(self) -> dict[str, Any]:
@@ -52,3 +51,11 @@ class TestChatUniScaleUnit(ChatModelUnitTests):
     def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
         path = "/nonexistent/uniscale-state.json"
         return {"UNISCALE_STATE_PATH": path}, _params(), {"state_path": path}
+
+    @pytest.mark.xfail(
+        reason="dumpd matches the snapshot, but load(allowed_objects='all') admits only "
+        "the classes in langchain-core's own mapping, never a partner package's; "
+        "ChatUniScale round-trips with allowed_objects=[ChatUniScale, ...] "
+        "(test_lc_serde.py)", raises=ValueError, strict=True)
+    def test_serdes(self, model: BaseChatModel, snapshot: SnapshotAssertion) -> None:
+        super().test_serdes(model, snapshot)
