@@ -18,7 +18,7 @@ EXPECTED_ALL = [
     "ConfigurationError", "CostModel", "Decision", "DuplicateFeedbackError", "EarlyStop",
     "EmbeddingFeaturizer",
     "EmptyRequestError", "ExpiredDecisionError", "FakeBackend", "Featurizer",
-    "FeaturizerMismatchError", "HashingFeaturizer", "InvalidFeaturesError",
+    "FeaturizerMismatchError", "HashingFeaturizer", "ImplicitRewards", "InvalidFeaturesError",
     "InvalidScoreError", "Judge", "Message", "MissingBackendError", "MissingPriceError",
     "NoArmAllowedError", "Price", "Request", "Result", "Router", "Sample", "SelfConsistency",
     "Single", "StateFileError", "Strategy", "Tradeoff", "UniScaleError",

@@ -30,6 +30,7 @@ from .errors import (
 from .extract import extract_answer, majority_vote
 from .features import EmbeddingFeaturizer, Featurizer, HashingFeaturizer
 from .fit import Outcome
+from .implicit import ImplicitRewards
 from .log import DecisionLog, DecisionSink
 from .logread import LoggedDecision, read_log
 from .objective import Budget, Tradeoff
@@ -67,6 +68,7 @@ __all__ = [
     "Featurizer",
     "FeaturizerMismatchError",
     "HashingFeaturizer",
+    "ImplicitRewards",
     "InvalidFeaturesError",
     "InvalidScoreError",
     "Judge",

@@ -27,6 +27,7 @@ from .explain import CandidateTable
 from .explore import check_exploration, choose
 from .features import Featurizer, HashingFeaturizer
 from .fit import Outcome, prepare_outcomes
+from .implicit import ImplicitRewards, as_implicit
 from .inputs import ArmSelector, check_number, context_of, messages_of, select_arms
 from .log import DecisionSink, LogTarget, open_log
 from .objective import Objective, Pacer, Tradeoff
@@ -80,6 +81,10 @@ class Router:
             ``temperature``) or ``"thompson"``; the last two log real propensities
             for off-policy evaluation (see :mod:`uniscale.explore`).
         temperature: Softmax temperature, in units of quality.
+        implicit_reward: Learn a result's own confidence when no feedback comes in time:
+            ``"agreement"`` (vote share / best verifier score), a function of the
+            :class:`Result`, or an :class:`~uniscale.implicit.ImplicitRewards` (weight,
+            delay); explicit feedback that arrives later replaces it.
     """
 
     def __init__(
@@ -109,6 +114,7 @@ class Router:
         context_dim: int = 16,
         exploration: str = "ucb",
         temperature: float = 0.05,
+        implicit_reward: ImplicitRewards | str | Callable[[Result], float | None] | None = None,
     ) -> None:
         validate.router_settings(
             alpha=alpha, ridge=ridge, arm_ridge=arm_ridge, forgetting=forgetting,
@@ -139,6 +145,7 @@ class Router:
         self.pending = pending_store if pending_store is not None else PendingStore(
             feedback_ttl, clock)
         self.rng = np.random.default_rng(seed)
+        self.implicit = as_implicit(implicit_reward)
         self.stats: dict[str, Any] = {"decisions": 0, "feedback": 0, "ignored_feedback": 0,
                                       "failures": {}}
         self._lock = threading.RLock()
@@ -233,6 +240,8 @@ class Router:
         x, tokens = self.context_vector(request, features, input_tokens, context)
         candidates = select_arms(self.arms, allowed)
         with self._lock:
+            if self.implicit is not None:
+                self.implicit.release(self)
             return self._decide(x, tokens, candidates, new_request=True, context=context)
 
     def context_vector(self, request: Any, features: Any = None,
@@ -311,6 +320,8 @@ class Router:
                 # claim first: only the caller whose claim succeeds learns the score
                 pending = self.pending.close(str(decision_id), reward=value)
                 if pending is not None:  # None: an earlier attempt already recorded it
+                    if self.implicit is not None:  # replaces an implicit reward, once
+                        self.implicit.explicit(self, pending.id)
                     self.policy.update(self.policy.slot(pending.arm), pending.x, value)
                     if spent is not None:
                         if pending.observed_cost is None:  # no usage seen: learn the USD

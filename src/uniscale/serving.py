@@ -42,12 +42,16 @@ def _result(router: Router, decision: Decision, run: StrategyRun, errors: list[s
     agg = run.aggregate
     cost = router.observe(decision.id, run.usage, samples=len(run.samples),
                           extra_cost=agg.scorer_cost, request_tokens=decision.input_tokens)
-    return Result(
+    result = Result(
         text=run.chosen.text, decision=decision, samples=run.samples, chosen=agg.index,
         usage=run.usage + agg.scorer_usage, cost=cost, answer=agg.answer,
         agreement=agg.agreement, errors=tuple(errors + [repr(e) for e in run.errors]),
         failed_arms=tuple(failed),
     )
+    if router.implicit is not None:
+        with router._lock:
+            router.implicit.record(router, result)
+    return result
 
 
 def serve(router: Router, decision: Decision, base: Request,

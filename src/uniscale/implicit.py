@@ -1,0 +1,190 @@
+"""Implicit rewards: learn from a strategy's own confidence when no feedback arrives.
+
+A served result carries a confidence of its own: the vote share of self-consistency, the
+best score of best-of-n under a verifier. When the user sends no score for a decision
+within a delay, :class:`ImplicitRewards` teaches the bandit that confidence instead, with
+a lower weight than explicit feedback. If explicit feedback arrives later, the implicit
+observation is taken back out of the statistics (an exact weighted downdate) and the
+explicit score is learned as usual, so each decision counts once, with its real score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import ConfigurationError, UniScaleError
+from .results import Result
+
+if TYPE_CHECKING:
+    from .router import Router
+
+__all__ = ["ImplicitRewards", "agreement_reward", "as_implicit"]
+
+RewardFn = Callable[[Result], "float | None"]
+"""Maps a served result to a reward in ``[0, 1]``, or ``None`` when it has no opinion."""
+
+
+def agreement_reward(result: Result) -> float | None:
+    """The vote share (or best verifier score) of a multi-sample result, else ``None``.
+
+    A single sample carries no agreement, so it gives no implicit reward.
+    """
+    if len(result.samples) < 2:
+        return None
+    value = float(result.agreement)
+    return min(max(value, 0.0), 1.0) if math.isfinite(value) else None
+
+
+@dataclass
+class _Entry:
+    id: str
+    slot_key: str
+    x: np.ndarray
+    reward: float
+    due_time: float
+    due_request: int
+    learned_scale: float = 0.0  # the policy's prior scale when learned (0: not yet)
+
+
+class ImplicitRewards:
+    """Learns a result's own confidence as a reward when explicit feedback is late.
+
+    Args:
+        reward: ``"agreement"`` (:func:`agreement_reward`) or a function of the
+            :class:`~uniscale.Result` returning a reward in ``[0, 1]`` or ``None``.
+        weight: Weight of an implicit observation relative to explicit feedback (which
+            weighs 1), in ``(0, 1]``.
+        delay: Seconds (of the router's clock) to wait for explicit feedback.
+        delay_requests: Or: requests to wait (the implicit reward is learned when this
+            many later decisions were made); both may be given, the first reached wins.
+    """
+
+    def __init__(self, reward: str | RewardFn = "agreement", *, weight: float = 0.3,
+                 delay: float | None = 300.0, delay_requests: int | None = None) -> None:
+        if reward == "agreement":
+            self.reward: RewardFn = agreement_reward
+        elif callable(reward):
+            self.reward = reward
+        else:
+            raise ConfigurationError(
+                f"implicit_reward must be 'agreement' or a function of the Result, got "
+                f"{reward!r}")
+        if not (isinstance(weight, (int, float)) and 0.0 < weight <= 1.0):
+            raise ConfigurationError(
+                f"implicit reward weight must be in (0, 1] (explicit feedback weighs 1), "
+                f"got {weight!r}")
+        if delay is None and delay_requests is None:
+            raise ConfigurationError("give the implicit reward a delay= (seconds) or "
+                                     "delay_requests= (later requests) to wait for feedback")
+        if delay is not None and not (isinstance(delay, (int, float)) and delay >= 0):
+            raise ConfigurationError(f"implicit delay must be seconds >= 0, got {delay!r}")
+        if delay_requests is not None and (isinstance(delay_requests, bool) or not isinstance(
+                delay_requests, int) or delay_requests < 0):
+            raise ConfigurationError(
+                f"implicit delay_requests must be a whole number >= 0, got {delay_requests!r}")
+        self.weight = float(weight)
+        self.delay = delay
+        self.delay_requests = delay_requests
+        self.requests = 0
+        self.waiting: OrderedDict[str, _Entry] = OrderedDict()
+        self.learned: OrderedDict[str, _Entry] = OrderedDict()
+        self.stats = {"learned": 0, "replaced": 0, "dropped": 0}
+
+    # -- hooks the router calls --------------------------------------------------------
+    def record(self, router: Router, result: Result) -> None:
+        """Remember a served result's implicit reward until its delay passes."""
+        value = self.reward(result)
+        if value is None or not math.isfinite(value):
+            return
+        decision = result.decision
+        try:
+            pending = router.pending.get(decision.id)
+        except UniScaleError:  # already answered or expired: nothing to stand in for
+            return
+        now = router.pending.clock()
+        due_time = math.inf if self.delay is None else now + self.delay
+        due_request = (self.requests + self.delay_requests if self.delay_requests is not None
+                       else 2**62)
+        self.waiting[decision.id] = _Entry(decision.id, pending.arm, pending.x,
+                                           min(max(float(value), 0.0), 1.0), due_time,
+                                           due_request)
+        self.release(router, new_request=False)
+
+    def release(self, router: Router, *, new_request: bool = True, force: bool = False
+                ) -> int:
+        """Learn every implicit reward whose delay has passed; returns how many.
+
+        Args:
+            router: The router whose policy learns.
+            new_request: Count one more request towards ``delay_requests``.
+            force: Learn every waiting reward now.
+        """
+        if new_request:
+            self.requests += 1
+        now = router.pending.clock()
+        due = [e for e in self.waiting.values()
+               if force or e.due_time <= now or e.due_request <= self.requests]
+        ready = []
+        for entry in due:
+            del self.waiting[entry.id]
+            try:
+                router.pending.get(entry.id)  # explicit feedback came, or it expired
+            except UniScaleError:
+                self.stats["dropped"] += 1
+                continue
+            ready.append(entry)
+        if not ready:
+            return 0
+        policy = router.policy
+        policy.add_batch(np.array([policy.slot(e.slot_key) for e in ready]),
+                         np.stack([e.x for e in ready]),
+                         np.array([e.reward for e in ready]),
+                         np.full(len(ready), self.weight))
+        for entry in ready:
+            entry.learned_scale = float(policy.prior_scale)
+            self.learned[entry.id] = entry
+        self.stats["learned"] += len(ready)
+        self._forget_old(router)
+        return len(ready)
+
+    def explicit(self, router: Router, decision_id: str) -> None:
+        """Explicit feedback arrived: drop the waiting reward or take the learned one out."""
+        self.waiting.pop(decision_id, None)
+        entry = self.learned.pop(decision_id, None)
+        if entry is None:
+            return
+        policy = router.policy
+        decayed = self.weight * float(policy.prior_scale) / entry.learned_scale
+        policy.add_batch(np.array([policy.slot(entry.slot_key)]), entry.x[None, :],
+                         np.array([entry.reward]), np.array([-decayed]))
+        self.stats["replaced"] += 1
+
+    def _forget_old(self, router: Router) -> None:
+        """Learned entries whose decision can no longer take feedback are not kept."""
+        while self.learned:
+            first = next(iter(self.learned))
+            try:
+                router.pending.get(first)
+                return
+            except UniScaleError:
+                del self.learned[first]
+
+    def config(self) -> dict[str, Any]:
+        """JSON description (the reward function itself is not saved)."""
+        return {"weight": self.weight, "delay": self.delay,
+                "delay_requests": self.delay_requests,
+                "reward": "agreement" if self.reward is agreement_reward else "callable"}
+
+
+def as_implicit(value: ImplicitRewards | str | RewardFn | None) -> ImplicitRewards | None:
+    """Read ``Router(implicit_reward=...)``: ``None``, ``"agreement"``, a function, or an
+    :class:`ImplicitRewards`."""
+    if value is None or isinstance(value, ImplicitRewards):
+        return value
+    return ImplicitRewards(value)

@@ -1,0 +1,141 @@
+"""Implicit rewards: learned when feedback is late, replaced once by explicit feedback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import uniscale as us
+from uniscale.implicit import ImplicitRewards, agreement_reward
+
+SC = us.Arm("m", us.SelfConsistency(), 3)
+ONE = us.Arm("m", us.Single(), 1)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _router(implicit: object = None, *, forgetting: float = 1.0,
+            clock: Clock | None = None) -> us.Router:
+    backend = us.FakeBackend(["7", "7", "8"])  # vote share 2/3
+    return us.Router([SC, ONE], {"m": us.Price(1, 1)}, backends={"m": backend},
+                     implicit_reward=implicit, forgetting=forgetting, seed=0,
+                     clock=clock or Clock())
+
+
+def _same_statistics(a: us.Router, b: us.Router) -> None:
+    np.testing.assert_allclose(a.policy.A_raw, b.policy.A_raw, atol=1e-9)
+    np.testing.assert_allclose(a.policy.b, b.policy.b, atol=1e-9)
+    x = a.context_vector("probe")[0]
+    slots = np.array([a.policy.slot(SC.key), a.policy.slot(ONE.key)])
+    for got, want in zip(a.policy.estimate(x, slots), b.policy.estimate(x, slots),
+                         strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-9)
+
+
+def test_late_feedback_is_replaced_by_the_explicit_score_exactly_once() -> None:
+    implicit = ImplicitRewards(weight=0.3, delay=None, delay_requests=2)
+    router, plain = _router(implicit), _router()
+    served = router.invoke("q", allowed=[SC])
+    reference = plain.invoke("q", allowed=[SC])
+    for r in (router, plain):
+        r.decide("a", allowed=[ONE])
+    assert implicit.stats["learned"] == 0
+    for r in (router, plain):
+        r.decide("b", allowed=[ONE])
+    assert implicit.stats["learned"] == 1  # two requests later, no feedback: learned
+    # the implicit observation is in the statistics with weight 0.3 and reward 2/3
+    slot = router.policy.slot(SC.key)
+    x = router.policy.b[slot] / (0.3 * 2 / 3)
+    np.testing.assert_allclose(router.policy.A_raw[slot], 0.3 * np.outer(x, x), atol=1e-9)
+    assert router.feedback(served.decision.id, 1.0)
+    assert plain.feedback(reference.decision.id, 1.0)
+    assert implicit.stats["replaced"] == 1
+    _same_statistics(router, plain)  # as if only the explicit score had ever been seen
+    with pytest.raises(us.DuplicateFeedbackError):
+        router.feedback(served.decision.id, 0.0)
+    assert implicit.stats["replaced"] == 1
+    _same_statistics(router, plain)
+
+
+def test_feedback_within_the_delay_means_no_implicit_reward() -> None:
+    implicit = ImplicitRewards(delay=None, delay_requests=5)
+    router, plain = _router(implicit), _router()
+    served, reference = router.invoke("q", allowed=[SC]), plain.invoke("q", allowed=[SC])
+    router.feedback(served.decision.id, 0.0)
+    plain.feedback(reference.decision.id, 0.0)
+    for _ in range(6):
+        router.decide("x", allowed=[ONE])
+        plain.decide("x", allowed=[ONE])
+    assert implicit.stats == {"learned": 0, "replaced": 0, "dropped": 0}
+    _same_statistics(router, plain)
+
+
+def test_time_delay_uses_the_router_clock() -> None:
+    clock = Clock()
+    implicit = ImplicitRewards(delay=60.0)
+    router = _router(implicit, clock=clock)
+    router.invoke("q", allowed=[SC])
+    clock.now += 59
+    router.decide("a", allowed=[ONE])
+    assert implicit.stats["learned"] == 0
+    clock.now += 2
+    router.decide("b", allowed=[ONE])
+    assert implicit.stats["learned"] == 1
+
+
+def test_replacement_is_exact_under_forgetting() -> None:
+    implicit = ImplicitRewards(weight=0.5, delay=None, delay_requests=1)
+    router, plain = _router(implicit, forgetting=0.9), _router(forgetting=0.9)
+    served, reference = router.invoke("q", allowed=[SC]), plain.invoke("q", allowed=[SC])
+    other = [r.decide("o", allowed=[ONE]) for r in (router, plain)]  # learns the implicit
+    assert implicit.stats["learned"] == 1
+    for r, d in zip((router, plain), other, strict=True):
+        r.feedback(d.id, 0.5)  # an update in between decays every sum
+    router.feedback(served.decision.id, 1.0)
+    plain.feedback(reference.decision.id, 1.0)
+    _same_statistics(router, plain)
+
+
+def test_single_samples_carry_no_agreement_and_callables_are_used() -> None:
+    implicit = ImplicitRewards(delay=None, delay_requests=0)
+    router = _router(implicit)
+    router.invoke("q", allowed=[ONE])
+    router.decide("a", allowed=[ONE])
+    assert implicit.stats["learned"] == 0
+    seen: list[float] = []
+
+    def reward(result: us.Result) -> float | None:
+        seen.append(result.agreement)
+        return 1.0 if result.answer == "7" else None
+
+    router = _router(ImplicitRewards(reward, delay=None, delay_requests=0))
+    router.invoke("q", allowed=[SC])
+    assert router.implicit is not None and router.implicit.stats["learned"] == 1
+    assert seen == [pytest.approx(2 / 3)]
+    assert _router("agreement").implicit is not None
+
+
+def test_agreement_reward_clips_and_ignores_non_finite() -> None:
+    backend = us.FakeBackend(["1", "2"])
+    router = us.Router([SC], {"m": us.Price(1, 1)}, backends={"m": backend})
+    result = router.invoke("q")
+    assert agreement_reward(result) == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"reward": "vibes"}, "must be 'agreement' or a function"),
+    ({"weight": 0.0}, "weight must be in"),
+    ({"weight": 1.5}, "weight must be in"),
+    ({"delay": None}, "give the implicit reward a delay"),
+    ({"delay": -1.0}, "delay must be seconds"),
+    ({"delay_requests": -2}, "delay_requests must be a whole number"),
+])
+def test_bad_implicit_settings_say_what_to_do(kwargs: dict[str, object], words: str) -> None:
+    with pytest.raises(us.ConfigurationError, match=words):
+        ImplicitRewards(**kwargs)  # type: ignore[arg-type]
