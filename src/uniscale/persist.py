@@ -19,6 +19,7 @@ from .errors import (
 from .features import Featurizer, HashingFeaturizer
 from .objective import Budget, Objective, Tradeoff
 from .policy.linucb import LinUCB
+from .statecheck import check_meta, check_policy
 from .store.file import read_state, write_state
 from .strategies import SelfConsistency, Single, Strategy
 
@@ -172,6 +173,26 @@ def load_router(cls: type[Router], path: str, *, backends: Mapping[str, Any] | N
     """
     meta, arrays = read_state(path)
     try:
+        return _build(cls, path, meta, arrays, backends=backends, featurizer=featurizer,
+                      arms=arms, clock=clock, settings=settings, pending_store=pending_store)
+    except StateFileError as exc:
+        if str(path) in str(exc):
+            raise
+        raise type(exc)(f"state file {path}: {exc}") from exc
+    except UniScaleError:
+        raise  # the caller's own arguments (arms=, featurizer=, prices=, ...)
+    except Exception as exc:  # anything the checks did not foresee is still a state error
+        raise StateFileError(
+            f"state file {path} cannot be used ({type(exc).__name__}: {exc}); restore it "
+            "from a backup or start a new Router") from exc
+
+
+def _build(cls: type[Router], path: str, meta: dict[str, Any], arrays: dict[str, Any], *,
+           backends: Mapping[str, Any] | None, featurizer: Featurizer | None,
+           arms: ArmSpace | Iterable[Arm] | None, clock: Callable[[], float],
+           settings: Mapping[str, Any] | None, pending_store: Any) -> Router:
+    check_meta(meta, arrays)
+    try:
         saved_arms = list(meta["arms"])
         feat_config = dict(meta["featurizer"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -219,4 +240,5 @@ def load_router(cls: type[Router], path: str, *, backends: Mapping[str, Any] | N
     router.pending.set_state(meta["pending"])
     router.rng.bit_generator.state = meta["rng"]
     router.stats = meta["stats"]
+    check_policy(router.policy, router.policy.dim)
     return router

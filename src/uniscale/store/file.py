@@ -6,8 +6,10 @@ import base64
 import hashlib
 import io
 import json
+import math
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ __all__ = ["read_state", "write_state"]
 
 FORMAT = "uniscale-state"
 VERSION = 1
+MAX_BYTES = 2 << 30
+"""Largest state file (and largest total of its arrays) that is read: 2 GiB."""
 
 
 def _encode(array: np.ndarray) -> dict[str, Any]:
@@ -26,9 +30,54 @@ def _encode(array: np.ndarray) -> dict[str, Any]:
     return {"shape": list(data.shape), "f8": base64.b64encode(data.tobytes()).decode("ascii")}
 
 
-def _decode(blob: dict[str, Any]) -> np.ndarray:
-    raw = base64.b64decode(blob["f8"], validate=True)
-    return np.frombuffer(raw, dtype="<f8").reshape(blob["shape"]).copy()
+def _decode(blob: dict[str, Any], budget: list[int] | None = None) -> np.ndarray:
+    """An array from :func:`_encode`'s form; its size is checked before it is decoded.
+
+    Args:
+        blob: ``{"shape": [...], "f8": base64}``.
+        budget: Bytes still allowed (one-item list, decreased by the array's size).
+    """
+    shape, text = blob["shape"], blob["f8"]
+    if not (isinstance(shape, list) and len(shape) <= 4 and isinstance(text, str)
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                    for n in shape)):
+        raise ValueError(f"an array has an unreadable shape {str(shape)[:40]}")
+    size = 8 * math.prod(shape)
+    if len(text) != 4 * -(-size // 3):
+        raise ValueError(f"an array of shape {shape} does not match its data length")
+    if budget is not None:
+        budget[0] -= size
+        if budget[0] < 0:
+            raise ValueError(f"the arrays exceed {MAX_BYTES >> 20} MiB")
+    raw = base64.b64decode(text, validate=True)
+    return np.frombuffer(raw, dtype="<f8").reshape(shape).copy()
+
+
+def _npz(payload: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Header and arrays of an NPZ state; member sizes are checked before inflating."""
+    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+        members = archive.infolist()
+        inflated = sum(m.file_size for m in members)
+        if inflated > min(MAX_BYTES, 2 * len(payload) + (1 << 20)):
+            raise ValueError(
+                f"its members inflate to {inflated >> 20} MiB from {len(payload) >> 20} MiB "
+                "(UniScale writes uncompressed archives)")
+        names = [m.filename for m in members]
+        if any(not (n == "__meta__.npy" or n.startswith("a_")) for n in names):
+            raise ValueError(f"unexpected members {names[:5]}")
+    with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
+        meta = archive["__meta__"]
+        if meta.dtype.kind != "U" or meta.shape != ():
+            raise ValueError("its metadata member is not text")
+        header = json.loads(str(meta))
+        arrays = {}
+        for name in archive.files:
+            if name.startswith("a_"):
+                value = archive[name]
+                if value.dtype != np.dtype("<f8"):
+                    raise ValueError(f"array {name[2:]} is {value.dtype}, not float64")
+                arrays[name[2:]] = np.array(value)
+    return header, arrays
 
 
 def _digest(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> str:
@@ -94,18 +143,21 @@ def read_state(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
     source = Path(path)
     hint = "restore it from a backup or start a new Router"
     try:
+        size = source.stat().st_size
+        if size > MAX_BYTES:
+            raise StateFileError(
+                f"state file {source} is {size >> 20} MiB, more than the {MAX_BYTES >> 20} "
+                f"MiB a state may hold; {hint}")
         payload = source.read_bytes()
     except OSError as exc:
         raise StateFileError(f"cannot read state file {source}: {exc}") from exc
     try:
         if payload[:2] == b"PK":
-            with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
-                header = json.loads(str(archive["__meta__"]))
-                arrays = {k[2:]: np.array(archive[k], dtype=float)
-                          for k in archive.files if k.startswith("a_")}
+            header, arrays = _npz(payload)
         else:
             header = json.loads(payload.decode())
-            arrays = {k: _decode(v) for k, v in header["arrays"].items()}
+            budget = [MAX_BYTES]
+            arrays = {str(k): _decode(v, budget) for k, v in header["arrays"].items()}
         meta = header["meta"]
         ok = header.get("format") == FORMAT and header.get("sha256") == _digest(meta, arrays)
     except Exception as exc:
