@@ -8,10 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import BaseMessage
 
-from uniscale import Arm, ConfigurationError, Decision, Message, Request, Router
+from uniscale import (
+    Arm,
+    ConfigurationError,
+    Decision,
+    Message,
+    NoArmAllowedError,
+    Request,
+    Router,
+)
 
 from .backend import CHILD_KWARGS, PARENT_RUN, TOOL_CHOICE, TOOLS
 from .convert import to_uniscale_messages
+from .modalities import accepts, needed_inputs, refusals
 from .settings import takes
 
 if TYPE_CHECKING:
@@ -80,10 +89,12 @@ def plan_call(chat: ChatUniScale, messages: list[BaseMessage], stop: list[str] |
         run_manager: The router's run manager (children's runs nest under it).
         kwargs: The call's keyword arguments: ``model=`` pins a model, ``tools`` and
             ``tool_choice`` (from ``bind_tools``) restrict the arms to tool-capable ones,
-            the rest is passed to the child.
+            the rest is passed to the child. Content blocks (images, PDFs, audio) keep
+            the call off children whose profile refuses them.
 
     Raises:
         uniscale.ConfigurationError: ``model=`` names no model of the router.
+        uniscale.NoArmAllowedError: No model may take the call's content blocks.
     """
     kwargs = dict(kwargs)
     model = kwargs.pop("model", None)
@@ -93,13 +104,20 @@ def plan_call(chat: ChatUniScale, messages: list[BaseMessage], stop: list[str] |
     if model is not None and model not in chat.models:
         raise ConfigurationError(
             f"model={model!r} is not one of this router's models {sorted(chat.models)}")
+    needs = needed_inputs(messages)
     allowed: Callable[[Arm], bool] | None = None
-    if tools or model is not None:
+    if tools or model is not None or needs:
         capable = set(chat.tool_models()) if tools else set(chat.models)
+        if needs:
+            capable &= {m for m, child in chat.models.items() if accepts(child, needs)}
+            if not capable & ({model} if model is not None else set(chat.models)):
+                raise NoArmAllowedError(
+                    f"no model of this router can take this request's inputs: "
+                    f"{refusals(chat.models, needs)} (from the models' LangChain profiles)")
 
         def allowed(arm: Arm) -> bool:
-            return (not tools or (arm.strategy.supports_tools and arm.model in capable)) and (
-                model is None or arm.model == model)
+            return ((not tools or arm.strategy.supports_tools) and arm.model in capable
+                    and (model is None or arm.model == model))
     options: dict[str, Any] = {CHILD_KWARGS: kwargs, PARENT_RUN: run_manager}
     if tools:
         options[TOOLS] = tools

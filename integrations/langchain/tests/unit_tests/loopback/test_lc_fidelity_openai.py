@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler, get_usage_metadata_callback
+from langchain_core.messages import HumanMessage
 from langchain_core.rate_limiters import InMemoryRateLimiter
 from langchain_uniscale import ChatUniScale
 
@@ -181,3 +182,18 @@ def test_streaming_a_single_arm_nests_the_child_and_counts_once(
     billed = _billed(server)
     assert {k: usage.usage_metadata["gpt-4o-mini"][k] for k in billed} == billed
     assert chat.feedback(root, 1.0) is True
+
+
+def test_an_image_reaches_chat_openai_and_audio_is_refused_by_its_profile(
+        server: LoopbackServer) -> None:
+    chat = ChatUniScale(models={"mini": _openai(server)}, prices={"mini": us.Price(0.15, 0.6)})
+    image = {"type": "image", "base64": "iVBORw0KGgo=", "mime_type": "image/png"}
+    reply = chat.invoke([HumanMessage([{"type": "text", "text": "What is this?"}, image])])
+    assert reply.text == "The answer is 42."
+    (part,) = [p for p in server.requests[0].body["messages"][0]["content"]
+               if p.get("type") == "image_url"]
+    assert part["image_url"]["url"] == "data:image/png;base64,iVBORw0KGgo="
+    audio = {"type": "audio", "base64": "UklGRg==", "mime_type": "audio/wav"}
+    with pytest.raises(us.NoArmAllowedError, match="'mini' takes no audio"):
+        chat.invoke([HumanMessage([{"type": "text", "text": "Transcribe."}, audio])])
+    assert len(server.requests) == 1
