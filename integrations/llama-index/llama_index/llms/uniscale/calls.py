@@ -7,6 +7,7 @@ stay on the class itself so that LlamaIndex's instrumentation opens a span for e
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -23,169 +24,155 @@ import uniscale as us
 
 from .backend import CallSpec, child_kwargs
 from .convert import from_uniscale_messages, prompt_from_messages, to_uniscale_messages
-from .plumbing import RoutingMixin
+from .plumbing import Call, RoutingMixin
 
-__all__ = ["CallsMixin"]
+__all__ = ["CallsMixin", "Context"]
 
 Context = Mapping[str, Any] | None
 
 
 class CallsMixin(RoutingMixin):
-    """The bodies of the routed calls (no public API)."""
+    """The bodies of the routed calls (no public API).
+
+    Every call is paced by the router's own rate limiter, decided, reported to the
+    router's handlers, then run: a chat or completion through the core (strategy,
+    samples, fallback arms), a tool call or an n=1 stream directly on the chosen child.
+    """
+
+    def _open_chat(self, messages: Sequence[ChatMessage], context: Context,
+                   kwargs: dict[str, Any]) -> tuple[Call, dict[str, Any]]:
+        """Decide a chat call; also the keywords of a child's tool call, if tools came."""
+        asked = list(messages)
+        rest, tools = self._split(kwargs)
+        call = self._open(to_uniscale_messages(asked), CallSpec("chat", rest), tools, context,
+                          self._chat_payload(asked, kwargs), asked, self._chat_end(asked))
+        tool_kwargs = {} if tools is None else {"chat_history": asked, **rest, **tools.options}
+        return call, tool_kwargs
+
+    def _open_completion(self, prompt: str, formatted: bool, context: Context,
+                         kwargs: dict[str, Any]) -> Call:
+        spec = CallSpec("complete", kwargs, formatted)
+        call = self._open((us.Message("user", prompt),), spec, None, context,
+                          self._completion_payload(prompt, kwargs), prompt,
+                          self._completion_end(prompt))
+        # the child is asked the prompt as the arm's strategy words it
+        return replace(call, asked=prompt_from_messages(call.plan.request.messages))
 
     def _routed_chat(self, messages: Sequence[ChatMessage], context: Context,
                      kwargs: dict[str, Any]) -> ChatResponse:
         self._pace()
-        messages = list(messages)
-        rest, tools = self._split(kwargs)
-        plan = self._plan(to_uniscale_messages(messages), CallSpec("chat", rest), tools, context)
-        event_id = self._start(plan, self._chat_payload(messages, kwargs))
+        call, tool_kwargs = self._open_chat(messages, context, kwargs)
+        plan = call.plan
         try:
-            if tools is None:
+            if plan.tools is None:
                 response: ChatResponse = self._finish(
                     self.router.run(plan.decision, plan.base), plan)
             else:
-                raw = plan.child.chat_with_tools(  # type: ignore[attr-defined]
-                    tools.tools, chat_history=messages, **{**rest, **tools.options})
-                final = self._observe_stream(plan, raw, messages)
-                assert final is not None
-                response = final
+                response = self._tool_reply(call, plan.child.chat_with_tools(  # type: ignore[attr-defined]
+                    plan.tools.tools, **tool_kwargs))
         except BaseException as exc:
-            self._fail(plan, event_id, exc)
-        self._end(plan, event_id, self._chat_end(messages)(response))
-        return response
+            self._fail(call, exc)
+        return self._close(call, response)
 
     async def _routed_achat(self, messages: Sequence[ChatMessage], context: Context,
                             kwargs: dict[str, Any]) -> ChatResponse:
         await self._apace()
-        messages = list(messages)
-        rest, tools = self._split(kwargs)
-        plan = self._plan(to_uniscale_messages(messages), CallSpec("chat", rest), tools, context)
-        event_id = self._start(plan, self._chat_payload(messages, kwargs))
+        call, tool_kwargs = self._open_chat(messages, context, kwargs)
+        plan = call.plan
         try:
-            if tools is None:
+            if plan.tools is None:
                 response: ChatResponse = self._finish(
                     await self.router.arun(plan.decision, plan.base), plan)
             else:
-                raw = await plan.child.achat_with_tools(  # type: ignore[attr-defined]
-                    tools.tools, chat_history=messages, **{**rest, **tools.options})
-                final = self._observe_stream(plan, raw, messages)
-                assert final is not None
-                response = final
+                response = self._tool_reply(call, await plan.child.achat_with_tools(  # type: ignore[attr-defined]
+                    plan.tools.tools, **tool_kwargs))
         except BaseException as exc:
-            self._fail(plan, event_id, exc)
-        self._end(plan, event_id, self._chat_end(messages)(response))
-        return response
+            self._fail(call, exc)
+        return self._close(call, response)
 
     def _routed_stream_chat(self, messages: Sequence[ChatMessage], context: Context,
                             kwargs: dict[str, Any]) -> ChatResponseGen:
         self._pace()
-        messages = list(messages)
-        rest, tools = self._split(kwargs)
-        spec = CallSpec("chat", rest)
-        plan = self._plan(to_uniscale_messages(messages), spec, tools, context)
-        end = self._chat_end(messages)
-        event_id = self._start(plan, self._chat_payload(messages, kwargs))
+        call, tool_kwargs = self._open_chat(messages, context, kwargs)
+        plan = call.plan
         try:
-            if tools is not None:
+            if plan.tools is not None:
                 chunks = plan.child.stream_chat_with_tools(  # type: ignore[attr-defined]
-                    tools.tools, chat_history=messages, **{**rest, **tools.options})
+                    plan.tools.tools, **tool_kwargs)
             elif plan.decision.arm.n == 1:
                 chunks = plan.child.stream_chat(from_uniscale_messages(plan.request.messages),
-                                                **child_kwargs(plan.request, spec))
+                                                **child_kwargs(plan.request, plan.spec))
             else:
-                whole = self._whole(plan, self.router.run(plan.decision, plan.base))
-                return self._once(plan, whole, event_id, end(whole))
+                return self._once(call, self.router.run(plan.decision, plan.base))
         except BaseException as exc:
-            self._fail(plan, event_id, exc)
-        return self._relay(plan, chunks, messages, event_id, end)
+            self._fail(call, exc)
+        return self._relay(call, chunks)
 
     async def _routed_astream_chat(self, messages: Sequence[ChatMessage], context: Context,
                                    kwargs: dict[str, Any]) -> ChatResponseAsyncGen:
         await self._apace()
-        messages = list(messages)
-        rest, tools = self._split(kwargs)
-        spec = CallSpec("chat", rest)
-        plan = self._plan(to_uniscale_messages(messages), spec, tools, context)
-        end = self._chat_end(messages)
-        event_id = self._start(plan, self._chat_payload(messages, kwargs))
+        call, tool_kwargs = self._open_chat(messages, context, kwargs)
+        plan = call.plan
         try:
-            if tools is not None:
+            if plan.tools is not None:
                 chunks = await plan.child.astream_chat_with_tools(  # type: ignore[attr-defined]
-                    tools.tools, chat_history=messages, **{**rest, **tools.options})
+                    plan.tools.tools, **tool_kwargs)
             elif plan.decision.arm.n == 1:
                 chunks = await plan.child.astream_chat(
                     from_uniscale_messages(plan.request.messages),
-                    **child_kwargs(plan.request, spec))
+                    **child_kwargs(plan.request, plan.spec))
             else:
-                whole = self._whole(plan, await self.router.arun(plan.decision, plan.base))
-                return self._aonce(plan, whole, event_id, end(whole))
+                return self._aonce(call, await self.router.arun(plan.decision, plan.base))
         except BaseException as exc:
-            self._fail(plan, event_id, exc)
-        return self._arelay(plan, chunks, messages, event_id, end)
+            self._fail(call, exc)
+        return self._arelay(call, chunks)
 
     def _routed_complete(self, prompt: str, formatted: bool, context: Context,
                          kwargs: dict[str, Any]) -> CompletionResponse:
         self._pace()
-        plan = self._plan((us.Message("user", prompt),), CallSpec("complete", kwargs, formatted),
-                          context=context)
-        event_id = self._start(plan, self._completion_payload(prompt, kwargs))
+        call = self._open_completion(prompt, formatted, context, kwargs)
         try:
             response: CompletionResponse = self._finish(
-                self.router.run(plan.decision, plan.base), plan)
+                self.router.run(call.plan.decision, call.plan.base), call.plan)
         except BaseException as exc:
-            self._fail(plan, event_id, exc)
-        self._end(plan, event_id, self._completion_end(prompt)(response))
-        return response
+            self._fail(call, exc)
+        return self._close(call, response)
 
     async def _routed_acomplete(self, prompt: str, formatted: bool, context: Context,
                                 kwargs: dict[str, Any]) -> CompletionResponse:
         await self._apace()
-        plan = self._plan((us.Message("user", prompt),), CallSpec("complete", kwargs, formatted),
-                          context=context)
-        event_id = self._start(plan, self._completion_payload(prompt, kwargs))
+        call = self._open_completion(prompt, formatted, context, kwargs)
         try:
             response: CompletionResponse = self._finish(
-                await self.router.arun(plan.decision, plan.base), plan)
+                await self.router.arun(call.plan.decision, call.plan.base), call.plan)
         except BaseException as exc:
-            self._fail(plan, event_id, exc)
-        self._end(plan, event_id, self._completion_end(prompt)(response))
-        return response
+            self._fail(call, exc)
+        return self._close(call, response)
 
     def _routed_stream_complete(self, prompt: str, formatted: bool, context: Context,
                                 kwargs: dict[str, Any]) -> CompletionResponseGen:
         self._pace()
-        spec = CallSpec("complete", kwargs, formatted)
-        plan = self._plan((us.Message("user", prompt),), spec, context=context)
-        end = self._completion_end(prompt)
-        event_id = self._start(plan, self._completion_payload(prompt, kwargs))
-        asked = prompt_from_messages(plan.request.messages)
+        call = self._open_completion(prompt, formatted, context, kwargs)
+        plan = call.plan
         try:
-            if plan.decision.arm.n == 1:
-                chunks = plan.child.stream_complete(asked, formatted=formatted,
-                                                    **child_kwargs(plan.request, spec))
-            else:
-                whole = self._whole(plan, self.router.run(plan.decision, plan.base))
-                return self._once(plan, whole, event_id, end(whole))
+            if plan.decision.arm.n > 1:
+                return self._once(call, self.router.run(plan.decision, plan.base))
+            chunks = plan.child.stream_complete(call.asked, formatted=formatted,
+                                                **child_kwargs(plan.request, plan.spec))
         except BaseException as exc:
-            self._fail(plan, event_id, exc)
-        return self._relay(plan, chunks, asked, event_id, end)
+            self._fail(call, exc)
+        return self._relay(call, chunks)
 
     async def _routed_astream_complete(self, prompt: str, formatted: bool, context: Context,
                                        kwargs: dict[str, Any]) -> CompletionResponseAsyncGen:
         await self._apace()
-        spec = CallSpec("complete", kwargs, formatted)
-        plan = self._plan((us.Message("user", prompt),), spec, context=context)
-        end = self._completion_end(prompt)
-        event_id = self._start(plan, self._completion_payload(prompt, kwargs))
-        asked = prompt_from_messages(plan.request.messages)
+        call = self._open_completion(prompt, formatted, context, kwargs)
+        plan = call.plan
         try:
-            if plan.decision.arm.n == 1:
-                chunks = await plan.child.astream_complete(asked, formatted=formatted,
-                                                           **child_kwargs(plan.request, spec))
-            else:
-                whole = self._whole(plan, await self.router.arun(plan.decision, plan.base))
-                return self._aonce(plan, whole, event_id, end(whole))
+            if plan.decision.arm.n > 1:
+                return self._aonce(call, await self.router.arun(plan.decision, plan.base))
+            chunks = await plan.child.astream_complete(call.asked, formatted=formatted,
+                                                       **child_kwargs(plan.request, plan.spec))
         except BaseException as exc:
-            self._fail(plan, event_id, exc)
-        return self._arelay(plan, chunks, asked, event_id, end)
+            self._fail(call, exc)
+        return self._arelay(call, chunks)

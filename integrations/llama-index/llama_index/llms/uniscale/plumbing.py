@@ -30,7 +30,7 @@ from .failures import provider_error
 from .responses import decision_info, model_name, sample_usage, tag
 from .tracking import DecisionIndex, active_trackers
 
-__all__ = ["TOOLS_KEY", "Plan", "RoutingMixin", "Tools"]
+__all__ = ["TOOLS_KEY", "Call", "Plan", "RoutingMixin", "Tools"]
 
 TOOLS_KEY = "uniscale_tools"
 """Keyword of a chat call that carries a tool call prepared by ``_prepare_chat_with_tools``."""
@@ -58,6 +58,7 @@ class Plan:
         request: ``base`` as the arm's strategy asks it of one sample.
         info: The routing facts (the dict under ``additional_kwargs["uniscale"]``).
         events: The router's own callback handlers that the child does not have.
+        spec: How the child is called.
         tools: The tool call to make, if any.
     """
 
@@ -68,7 +69,25 @@ class Plan:
     request: us.Request
     info: dict[str, Any]
     events: CallbackManager
+    spec: CallSpec
     tools: Tools | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """A routed call in flight: its plan, its callback event and what was asked.
+
+    Attributes:
+        plan: The decided call.
+        event_id: The router's own callback event of the call.
+        asked: The messages (chat) or prompt (completion) as the child gets them.
+        end: Builds the end payload of the event from the response.
+    """
+
+    plan: Plan
+    event_id: str
+    asked: Any
+    end: Callable[[Any], dict[str, Any]]
 
 
 class RoutingMixin:
@@ -184,7 +203,7 @@ class RoutingMixin:
         base = us.Request(tuple(messages), options={CALL_KEY: spec})
         request = decision.arm.strategy.request(base, 1)
         return Plan(decision, span_id, base, child, request, info, self._events_for(child),
-                    tools)
+                    spec, tools)
 
     def _abandon(self, plan: Plan | None, last: Any = None, asked: Any = None) -> None:
         """Forget a decided call whose child failed: it takes no feedback, and it is
@@ -210,64 +229,79 @@ class RoutingMixin:
         plan.info["model_name"] = model_name(plan.child, last)
         return tag(last, plan.info, usage)
 
-    def _relay(self, plan: Plan, chunks: Iterable[R], asked: Any, event_id: str,
-               end: Callable[[R | None], dict[str, Any]]) -> Generator[R, None, None]:
+    def _open(self, messages: Sequence[us.Message], spec: CallSpec, tools: Tools | None,
+              context: Mapping[str, Any] | None, payload: dict[str, Any], asked: Any,
+              end: Callable[[Any], dict[str, Any]]) -> Call:
+        """Decide a call and report its start to the router's handlers."""
+        plan = self._plan(messages, spec, tools, context)
+        return Call(plan, self._start(plan, payload), asked, end)
+
+    def _close(self, call: Call, response: R) -> R:
+        self._end(call.plan, call.event_id, call.end(response))
+        return response
+
+    def _tool_reply(self, call: Call, raw: R) -> R:
+        final = self._observe_stream(call.plan, raw, call.asked)
+        assert final is not None
+        return final
+
+    def _relay(self, call: Call, chunks: Iterable[R]) -> Generator[R, None, None]:
         """Pass a child's stream on, one chunk behind, so the last one carries usage."""
-        held: R | None = None
-        observed = False
+        plan, held, observed = call.plan, None, False
         try:
             for chunk in chunks:
                 if held is not None:
                     yield tag(held, plan.info)
                 held = chunk
-            final = self._observe_stream(plan, held, asked)
+            final = self._observe_stream(plan, held, call.asked)
             observed = True
             if final is not None:
                 yield final
         except BaseException as exc:
-            if not observed:
-                self._abandon(plan, held, asked)
-            self._end(plan, event_id, {EventPayload.EXCEPTION: exc})
-            raise
-        self._end(plan, event_id, end(final))
+            self._broken(call, exc, held, observed)
+        self._end(plan, call.event_id, call.end(final))
 
-    async def _arelay(self, plan: Plan, chunks: AsyncIterator[R], asked: Any, event_id: str,
-                      end: Callable[[R | None], dict[str, Any]]) -> AsyncGenerator[R, None]:
+    async def _arelay(self, call: Call, chunks: AsyncIterator[R]) -> AsyncGenerator[R, None]:
         """Async form of :meth:`_relay`."""
-        held: R | None = None
-        observed = False
+        plan, held, observed = call.plan, None, False
         try:
             async for chunk in chunks:
                 if held is not None:
                     yield tag(held, plan.info)
                 held = chunk
-            final = self._observe_stream(plan, held, asked)
+            final = self._observe_stream(plan, held, call.asked)
             observed = True
             if final is not None:
                 yield final
         except BaseException as exc:
-            if not observed:
-                self._abandon(plan, held, asked)
-            self._end(plan, event_id, {EventPayload.EXCEPTION: exc})
-            raise
-        self._end(plan, event_id, end(final))
+            self._broken(call, exc, held, observed)
+        self._end(plan, call.event_id, call.end(final))
 
-    def _once(self, plan: Plan, response: R, event_id: str, end: dict[str, Any]
-              ) -> Generator[R, None, None]:
-        yield response
-        self._end(plan, event_id, end)
+    def _broken(self, call: Call, exc: BaseException, held: Any, observed: bool) -> NoReturn:
+        """A child's stream failed (``held``: its last chunk; ``observed``: usage recorded)."""
+        if not observed:
+            self._abandon(call.plan, held, call.asked)
+        self._end(call.plan, call.event_id, {EventPayload.EXCEPTION: exc})
+        raise exc
 
-    async def _aonce(self, plan: Plan, response: R, event_id: str, end: dict[str, Any]
-                     ) -> AsyncGenerator[R, None]:
-        yield response
-        self._end(plan, event_id, end)
+    def _once(self, call: Call, result: us.Result) -> Generator[Any, None, None]:
+        """A multi-sample arm's whole answer as a one-chunk stream."""
+        whole = self._whole(call.plan, result)
+        yield whole
+        self._end(call.plan, call.event_id, call.end(whole))
 
-    def _fail(self, plan: Plan, event_id: str, exc: BaseException) -> NoReturn:
+    async def _aonce(self, call: Call, result: us.Result) -> AsyncGenerator[Any, None]:
+        """Async form of :meth:`_once`."""
+        whole = self._whole(call.plan, result)
+        yield whole
+        self._end(call.plan, call.event_id, call.end(whole))
+
+    def _fail(self, call: Call, exc: BaseException) -> NoReturn:
         """Report a failed call and raise: the provider's own exception when every arm
         failed on provider errors (its cause kept, a note saying what UniScale tried),
         else ``exc``."""
-        self._abandon(plan)
-        self._end(plan, event_id, {EventPayload.EXCEPTION: exc})
+        self._abandon(call.plan)
+        self._end(call.plan, call.event_id, {EventPayload.EXCEPTION: exc})
         error = provider_error(exc)
         if error is exc:
             raise exc
