@@ -51,6 +51,7 @@ def routing_info(decision: Decision, cost: float, answer: str | None, agreement:
         "samples": samples,
         "child_model_name": child_model,
         "usage_estimated": estimated,
+        **decision.figures(),  # quality, width, ucb, score, cost_weight, propensity
     }
 
 

@@ -51,6 +51,10 @@ async def test_every_method_routes_and_reports_decision_and_usage(scripted, meth
     assert final.raw["usage"]["total_tokens"] == 15
     assert info["cost"] == pytest.approx(PRICES[info["model"]].cost(us.Usage(10, 5)))
     assert info["predicted_cost"] > 0 and info["vote_share"] == 1.0 and info["samples"] == 1
+    assert info["score"] == pytest.approx(info["ucb"] - info["cost_weight"]
+                                          * info["predicted_cost"])
+    assert info["ucb"] == pytest.approx(info["quality"] + llm.router.policy.alpha
+                                        * info["width"])
     assert info["span_id"].startswith(f"UniScaleLLM.{method}")
     assert llm.router.pending.get(info["decision_id"]).observed_cost == pytest.approx(info["cost"])
     assert len(children[info["model"]].prompts) == 1

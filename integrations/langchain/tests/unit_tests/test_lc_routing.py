@@ -59,6 +59,11 @@ def test_reply_carries_routing_metadata_and_a_fresh_id(make_chat: MakeChat) -> N
     assert info["arm"] == "large/single/1"
     assert info["child_model_name"] == "large-v1"
     assert info["predicted_cost"] > 0 and info["observed_cost"] > 0
+    assert info["score"] == pytest.approx(info["ucb"] - info["cost_weight"]
+                                          * info["predicted_cost"])
+    assert info["ucb"] == pytest.approx(info["quality"] + chat.router.policy.alpha
+                                        * info["width"])
+    assert info["propensity"] == 1.0
     assert len(info["decision_id"]) == 32
     assert reply.id == f"lc_run--{run_id}-0"
 

@@ -62,6 +62,7 @@ def decision_info(
         "samples": samples,
         "span_id": span_id,
         "errors": list(errors),
+        **decision.figures(),  # quality, width, ucb, score, cost_weight, propensity
     }
 
 
