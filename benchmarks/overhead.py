@@ -571,21 +571,29 @@ def print_table(rows: list[Row]) -> None:
     print()
 
 
+MEMORY_GROUPS = {
+    "A_raw": ("_araw",),  # Σ x xᵀ per arm, packed
+    "A_inv": ("_w",),  # per-arm inverses, packed
+    "moments": ("_mom", "_q", "_v", "_bt", "_nq"),  # compressed cross terms and caches
+    "A0_inv": ("_m", "_szz0"),  # shared block
+}
+
+
 def print_memory(memory: list[tuple[int, int, dict[str, int]]]) -> None:
     """Bytes of the default router's policy arrays per configuration."""
-    header = (f"{'K':>3} {'d':>4} {'k':>4}  {'A_raw':>10} {'A_inv':>10} {'B':>10} "
-              f"{'A0+A0_inv':>10} {'other':>10} {'total':>10}")
+    header = (f"{'K':>3} {'d':>4} {'k':>4}  " + " ".join(f"{g:>10}" for g in MEMORY_GROUPS)
+              + f" {'other':>10} {'total':>10}")
     print("Router statistics memory (bytes of the hybrid LinUCB policy arrays; "
           "k = shared width)")
     print(header)
     print("-" * len(header))
     for arms, dim, sizes in memory:
-        named = ("A_raw", "A_inv", "B", "A0", "A0_inv")
-        other = sizes["total"] - sum(sizes.get(n, 0) for n in named)
-        print(f"{arms:>3} {dim:>4} {sizes['k']:>4}  {_fmt_bytes(sizes['A_raw']):>10} "
-              f"{_fmt_bytes(sizes['A_inv']):>10} {_fmt_bytes(sizes['B']):>10} "
-              f"{_fmt_bytes(sizes['A0'] + sizes['A0_inv']):>10} {_fmt_bytes(other):>10} "
-              f"{_fmt_bytes(sizes['total']):>10}  ({sizes['total']:,} B)")
+        groups = [sum(sizes.get(n, 0) for n in names) for names in MEMORY_GROUPS.values()]
+        other = sizes["total"] - sum(groups)
+        print(f"{arms:>3} {dim:>4} {sizes['k']:>4}  "
+              + " ".join(f"{_fmt_bytes(g):>10}" for g in groups)
+              + f" {_fmt_bytes(other):>10} {_fmt_bytes(sizes['total']):>10}"
+              f"  ({sizes['total']:,} B)")
     print()
 
 

@@ -10,10 +10,26 @@ Schur complement ``A₀`` also changes by a rank-one term, ``c·w·wᵀ`` with
 
 With forgetting ``γ < 1`` every statistic (the ridge prior included) is multiplied by
 ``γ`` before each update: ``A ← γA + φφᵀ``, the discounted ridge regression.
+
+Layout (what makes ``estimate`` one pass over memory). Every arm's descriptor is fixed,
+so its cross term is ``B_a = desc_a ⊗ G_a`` with ``G_a = Σ x [1, P x]ᵀ`` of shape
+``(d, s)``, and the hybrid terms of arm ``a`` depend on the context only through
+``r_a = [1, P x] − C_aᵀx`` with ``C_a = A_a⁻¹G_a``:
+
+* mean ``= xᵀθ̂_a + r_aᵀβ̃_a`` with ``θ̂_a = A_a⁻¹b_a`` and ``β̃_a = (desc_a ⊗ I)ᵀβ``;
+* variance ``= xᵀA_a⁻¹x + r_aᵀN_a r_a`` with ``N_a = (desc_a ⊗ I)ᵀA₀⁻¹(desc_a ⊗ I)``.
+
+``C_aᵀ`` and ``θ̂_a`` are stacked per arm as ``(s + 1, d)`` blocks (one product with
+``x`` for every arm), the symmetric ``A_a⁻¹`` are packed upper triangles (one product
+with the packed ``x xᵀ``), and ``β̃`` and ``N`` are cached and changed by each update in
+``O(K s²)`` using the descriptor's few non-zero entries. ``A₀`` and the shared sums
+are derived from the per-arm sums only when re-factorising. Forgetting is lazy: stored
+sums are the true ones divided by a scale ``σ = γᵗ``, so an update touches one arm.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -21,13 +37,20 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigurationError
+from . import layout
+from .blas import SerialBlas
+from .packed import Packing
+from .views import FullLayout
 
 __all__ = ["LinUCB"]
 
-_ARRAYS = ("A_raw", "B", "b", "counts", "S_zz", "zr")
+_PRECISIONS = {"float64": np.float64, "float32": np.float32}
+_RESCALE_BELOW = 1e-8  # fold the forgetting scale into the arrays before it underflows
+_THREADED_FROM = 8192  # products this large may be split over threads by BLAS: pin them
+_UNPINNED = contextlib.nullcontext()
 
 
-class LinUCB:
+class LinUCB(FullLayout):
     """Quality model and exploration bonus over a growing set of arm slots.
 
     Args:
@@ -43,6 +66,12 @@ class LinUCB:
         refactor_every: Recompute an arm's inverse from its sums after this many of its
             updates (and the shared inverse after this many updates in all).
         projection_seed: Seed of the projection ``P``.
+        precision: ``"float64"`` or ``"float32"`` for the per-arm inverses that
+            :meth:`estimate` reads (half the memory and time at large ``K·d²``; widths
+            then agree to about 1e-6). Sums are always float64.
+        blas_threads: BLAS threads during :meth:`estimate` and :meth:`update` (default
+            1: these products are too small to gain from threads); ``None`` leaves BLAS
+            as configured.
     """
 
     def __init__(
@@ -57,6 +86,8 @@ class LinUCB:
         shared_dim: int = 8,
         refactor_every: int = 1000,
         projection_seed: int = 0,
+        precision: str = "float64",
+        blas_threads: int | None = 1,
     ) -> None:
         if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha >= 0):
             raise ConfigurationError(f"alpha must be a finite number >= 0, got {alpha!r}")
@@ -66,6 +97,14 @@ class LinUCB:
             raise ConfigurationError(f"forgetting must be in (0, 1], got {forgetting!r}")
         if shared_dim < 1:
             raise ConfigurationError(f"shared_dim must be >= 1, got {shared_dim}")
+        if precision not in _PRECISIONS:
+            raise ConfigurationError(
+                f"precision must be 'float64' or 'float32', got {precision!r}")
+        if blas_threads is not None and (isinstance(blas_threads, bool)
+                                         or not isinstance(blas_threads, int)
+                                         or blas_threads < 1):
+            raise ConfigurationError(
+                f"blas_threads must be an int >= 1 or None, got {blas_threads!r}")
         self.dim = int(dim)
         self.alpha = float(alpha)
         self.ridge = float(ridge)
@@ -77,29 +116,41 @@ class LinUCB:
         self.shared_dim = int(shared_dim) if hybrid else 0
         self.refactor_every = int(refactor_every)
         self.projection_seed = int(projection_seed)
+        self.precision = precision
+        self.blas_threads = blas_threads
+        self._dtype = _PRECISIONS[precision]
+        self._serial = SerialBlas(blas_threads)
         rng = np.random.default_rng(self.projection_seed)
         self._P = rng.standard_normal((max(self.shared_dim - 1, 0), self.dim)) / math.sqrt(
             max(self.shared_dim - 1, 1)
         )
+        self._pack = Packing(self.dim)
         self.columns: list[str] = []
         self.slots: list[str] = []
         self._since: list[int] = []
         self._slot_index: dict[str, int] = {}
         self.desc = np.zeros((0, 0))
-        d = self.dim
-        self.prior_scale = 1.0
+        self._blocks: list[layout.Blocks] = []
+        self._nz_cols = np.zeros((0, 0), dtype=np.intp)
+        self._nz_vals = np.zeros((0, 0))
+        d, s, p = self.dim, self.shared_dim, self._pack.size
+        self._ps = 1.0  # stored prior scale; the true one is _ps * _sigma
+        self._sigma = 1.0  # lazy forgetting: true sums = stored sums * _sigma
         self.updates = 0
-        self.A_raw = np.zeros((0, d, d))
-        self.A_inv = np.zeros((0, d, d))
-        self.B = np.zeros((0, d, 0))
-        self.b = np.zeros((0, d))
-        self.v = np.zeros((0, 0))
-        self.counts = np.zeros(0)
-        self.S_zz = np.zeros((0, 0))
-        self.zr = np.zeros(0)
-        self.A0 = np.zeros((0, 0))
-        self.A0_inv = np.zeros((0, 0))
-        self.b0 = np.zeros(0)
+        # sums, float64, in stored units
+        self._araw = np.zeros((0, p))  # Σ x xᵀ, packed
+        self._mom = np.zeros((0, s + 2, d + s + 1))  # Σ [x_s, r, 1] ⊗ [x, x_s, 1]
+        self._szz0 = np.zeros((0, 0))  # shared sums loaded from a state file
+        self._zr0 = np.zeros(0)
+        # derived
+        self._w = np.zeros((0, p), dtype=self._dtype)  # A_a⁻¹, packed, off-diagonal doubled
+        self._q = np.zeros((0, s + 1, d))  # [C_aᵀ; θ̂_aᵀ]
+        self._v = np.zeros((0, s))  # G_aᵀθ̂_a
+        self._m = np.zeros((0, 0))  # A₀⁻¹
+        self._b0 = np.zeros(0)
+        self._beta = np.zeros(0)
+        self._bt = np.zeros((0, s))  # β̃_a
+        self._nq = np.zeros((0, s, s))  # N_a
 
     # -- shape management ------------------------------------------------------------
     @property
@@ -113,42 +164,39 @@ class LinUCB:
         if not new:
             return
         self.columns.extend(new)
-        grow = self.shared_dim * len(new)
-        ridge = self.ridge * self.prior_scale
-        K = len(self.slots)
         self.desc = np.pad(self.desc, ((0, 0), (0, len(new))))
         if not self.hybrid:
             return
-        self.B = np.concatenate([self.B, np.zeros((K, self.dim, grow))], axis=2)
-        self.v = np.pad(self.v, ((0, 0), (0, grow)))
-        self.S_zz = np.pad(self.S_zz, ((0, grow), (0, grow)))
-        self.zr = np.pad(self.zr, (0, grow))
-        self.b0 = np.pad(self.b0, (0, grow))
-        self.A0 = np.pad(self.A0, ((0, grow), (0, grow)))
-        self.A0_inv = np.pad(self.A0_inv, ((0, grow), (0, grow)))
+        grow = self.shared_dim * len(new)
+        self._szz0 = np.pad(self._szz0, ((0, grow), (0, grow)))
+        self._zr0 = np.pad(self._zr0, (0, grow))
+        self._b0 = np.pad(self._b0, (0, grow))
+        self._beta = np.pad(self._beta, (0, grow))
+        self._m = np.pad(self._m, ((0, grow), (0, grow)))
         idx = np.arange(self.k - grow, self.k)
-        self.A0[idx, idx] = ridge
-        self.A0_inv[idx, idx] = 1.0 / ridge
+        self._m[idx, idx] = 1.0 / (self.ridge * self._ps)
 
     def add_slot(self, key: str, descriptor: dict[str, float]) -> int:
         """Add an arm slot with a fresh (optimistic) prior; returns its index."""
         if key in self.slots:
             raise ConfigurationError(f"arm slot {key!r} exists already")
         self.ensure_columns(list(descriptor))
-        d = self.dim
-        ridge = self.arm_ridge * self.prior_scale
-        row = np.array([descriptor.get(c, 0.0) for c in self.columns])
-        K, kdim = len(self.slots), self.k if self.hybrid else 0
+        s, K = self.shared_dim, len(self.slots)
+        row = np.array([descriptor.get(c, 0.0) for c in self.columns], dtype=float)
         self.slots.append(key)
-        self.desc = np.vstack([self.desc.reshape(K, len(self.columns)), row])
-        self.A_raw = np.concatenate([self.A_raw, np.zeros((1, d, d))])
-        self.A_inv = np.concatenate([self.A_inv, np.eye(d)[None] / ridge])
-        self.B = np.concatenate([self.B.reshape(K, d, kdim), np.zeros((1, d, kdim))])
-        self.b = np.vstack([self.b, np.zeros((1, d))])
-        self.v = np.vstack([self.v.reshape(K, kdim), np.zeros((1, kdim))])
-        self.counts = np.append(self.counts, 0.0)
         self._since.append(0)
-        return len(self.slots) - 1
+        self.desc = np.vstack([self.desc.reshape(K, len(self.columns)), row])
+        self._blocks.append(layout.blocks_of(row, s))
+        self._nz_cols, self._nz_vals = layout.padded_blocks(self._blocks)
+        prior = self._pack.identity(1.0 / (self.arm_ridge * self._ps))
+        for name in ("_araw", "_mom", "_q", "_v", "_w"):
+            old = getattr(self, name)
+            setattr(self, name, np.concatenate([old, np.zeros((1, *old.shape[1:]), old.dtype)]))
+        self._w[K] = prior
+        cols, vals = self._nz_cols[K:], self._nz_vals[K:]
+        self._nq = np.concatenate([self._nq, layout.block_quadratic(self._m, cols, vals, s)])
+        self._bt = np.vstack([self._bt, layout.block_combine(self._beta, self.desc[K:], s)])
+        return K
 
     def slot(self, key: str) -> int:
         """Index of the slot named ``key``."""
@@ -158,89 +206,119 @@ class LinUCB:
 
     # -- features ----------------------------------------------------------------------
     def _shared_context(self, x: np.ndarray) -> np.ndarray:
-        return np.concatenate([[1.0], self._P @ x])
+        return np.concatenate(([1.0], self._P @ x))
 
     def _z(self, slots: np.ndarray, x: np.ndarray) -> np.ndarray:
         xs = self._shared_context(x)
         return (self.desc[slots][:, :, None] * xs[None, None, :]).reshape(len(slots), -1)
 
     # -- scoring -----------------------------------------------------------------------
-    def estimate(self, x: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def estimate(self, x: np.ndarray, slots: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
         """Estimated quality and its standard width for each slot in ``slots``.
 
         Args:
             x: Context vector of shape ``(dim,)``.
-            slots: Slot indices.
+            slots: Slot indices (default: every slot, in order).
 
         Returns:
             ``(mean, width)``; the upper confidence bound is ``mean + alpha * width``.
         """
-        slots = np.asarray(slots, dtype=np.int64)
-        every = len(slots) == len(self.slots) and bool(np.all(slots == np.arange(len(slots))))
-        # Products over every slot, then a selection: no copy of the (K, d, d) stack.
-        u = (self.A_inv @ x) if every else (self.A_inv @ x)[slots]
-        var = u @ x
-        if not self.hybrid:
-            mean = np.einsum("kd,kd->k", u, self.b[slots])
-            return mean, np.sqrt(np.maximum(var, 0.0))
-        beta = self.A0_inv @ self.b0
-        u_all = u if every else None
-        if u_all is None:
-            u_all = self.A_inv @ x
-        Bu = np.matmul(u_all[:, None, :], self.B)[:, 0, :]  # (K, k): B_aᵀ A_a⁻¹ x
-        if not every:
-            Bu = Bu[slots]
-        resid_term = np.einsum("kd,kd->k", u, self.b[slots]) - Bu @ beta
-        z = self._z(slots, x)
-        mean = z @ beta + resid_term
-        diff = z - Bu
-        var = var + _row_quadratic(diff, self.A0_inv)
+        K, s = len(self.slots), self.shared_dim
+        if slots is not None:
+            slots = np.asarray(slots, dtype=np.intp)
+            if len(slots) == K and bool(np.all(slots == np.arange(K))):
+                slots = None
+        w, q, bt, nq = ((self._w, self._q, self._bt, self._nq) if slots is None else
+                        (self._w[slots], self._q[slots], self._bt[slots], self._nq[slots]))
+        n = len(w)
+        with self._serial if w.size >= _THREADED_FROM else _UNPINNED:
+            var = w @ self._pack.outer(x).astype(self._dtype, copy=False)
+            y = (q.reshape(n * (s + 1), self.dim) @ x).reshape(n, s + 1)
+        mean = y[:, s]
+        if s:
+            r = self._shared_context(x) - y[:, :s]
+            mean = mean + np.einsum("ks,ks->k", r, bt)
+            var = var + np.einsum("ks,ks->k", np.matmul(r[:, None, :], nq)[:, 0, :], r)
+        if self._sigma != 1.0:
+            var = var / self._sigma
         return mean, np.sqrt(np.maximum(var, 0.0))
 
     # -- learning ----------------------------------------------------------------------
-    def _decay(self) -> None:
-        g = self.forgetting
-        self.prior_scale *= g
-        for name in ("A_raw", "B", "b", "v", "S_zz", "zr", "A0", "b0"):
-            setattr(self, name, getattr(self, name) * g)
-        self.A_inv = self.A_inv / g
-        self.A0_inv = self.A0_inv / g
-        self.counts = self.counts * g
-
     def update(self, slot: int, x: np.ndarray, reward: float) -> None:
         """Learn that arm ``slot`` earned ``reward`` on context ``x``."""
+        work = max(self.dim * self.dim, self.k * self.k)
+        with self._serial if work >= _THREADED_FROM else _UNPINNED:
+            self._update(slot, x, float(reward))
+            self.updates += 1
+            self._since[slot] += 1
+            if self.refactor_every and self._since[slot] >= self.refactor_every:
+                self._refactor_slot(slot)
+                self._since[slot] = 0
+            if self.refactor_every and self.updates % self.refactor_every == 0 and self.hybrid:
+                self._refactor_shared()
+
+    def _update(self, slot: int, x: np.ndarray, reward: float) -> None:
+        """Rank-one update of arm ``slot`` (all in stored units: weight ``1/σ``)."""
         if self.forgetting < 1.0:
-            self._decay()
-        A_inv = self.A_inv[slot]
-        u = A_inv @ x
-        c = 1.0 + float(x @ u)
-        new_inv = A_inv - np.outer(u, u) / c
-        if self.hybrid:
-            z = self._z(np.array([slot]), x)[0]
-            Ba = self.B[slot]
-            h = Ba.T @ u + (c - 1.0) * z
-            w = z - h / c
-            self.A0 += c * np.outer(w, w)
-            t = self.A0_inv @ w
-            self.A0_inv -= (c / (1.0 + c * float(w @ t))) * np.outer(t, t)
-            Ba += np.outer(x, z)
-            self.S_zz += np.outer(z, z)
-            self.zr += reward * z
-        self.A_inv[slot] = new_inv
-        self.A_raw[slot] += np.outer(x, x)
-        self.b[slot] += reward * x
-        self.counts[slot] += 1.0
-        if self.hybrid:
-            v_new = self.B[slot].T @ (new_inv @ self.b[slot])
-            self.b0 += reward * z - (v_new - self.v[slot])
-            self.v[slot] = v_new
-        self.updates += 1
-        self._since[slot] += 1
-        if self.refactor_every and self._since[slot] >= self.refactor_every:
-            self._refactor_slot(slot)
-            self._since[slot] = 0
-        if self.refactor_every and self.updates % self.refactor_every == 0 and self.hybrid:
-            self.A0_inv = _sym_inv(self.A0)
+            self._sigma *= self.forgetting
+            if self._sigma < _RESCALE_BELOW:
+                self._rescale()
+        root = 1.0 / math.sqrt(self._sigma)
+        xt, rt = (x, reward) if root == 1.0 else (x * root, reward * root)
+        pack, s = self._pack, self.shared_dim
+        u = pack.unpack_doubled(self._w[slot]) @ xt  # A⁻¹x
+        c = 1.0 + float(xt @ u)
+        uc = u / c
+        self._w[slot] -= (pack.outer(u, uc) * pack.weights).astype(self._dtype, copy=False)
+        self._araw[slot] += pack.outer(xt)
+        q = self._q[slot]
+        y = q @ xt  # [Cᵀx, θ̂·x] before the update
+        e = (rt - y[s]) / c
+        q[s] += u * e  # θ̂ ← A⁻¹b, Sherman–Morrison form
+        if s:
+            xs = np.concatenate(((root,), self._P @ xt))
+            r = xs - y[:s]
+            q[:s] += np.multiply.outer(r, uc)  # C ← A⁻¹G
+            dv = e * y[:s] + xs * (y[s] + (c - 1.0) * e)  # change of Gᵀθ̂
+            self._v[slot] += dv
+            self._shared_update(slot, r / c, c, rt * xs - dv)
+            left, right = np.concatenate((xs, (rt, root))), np.concatenate((xt, xs, (root,)))
+        else:
+            left, right = np.array((rt, root)), np.concatenate((xt, (root,)))
+        self._mom[slot] += np.multiply.outer(left, right)
+
+    def _shared_update(self, slot: int, w_block: np.ndarray, c: float,
+                       b0_block: np.ndarray) -> None:
+        """``A₀ += c w wᵀ`` (on its inverse) and ``b₀ += desc ⊗ b0_block`` for
+        ``w = desc ⊗ w_block``; ``β``, ``β̃`` and ``N`` follow."""
+        blocks, s, m = self._blocks[slot], self.shared_dim, self._m
+        dtm = (blocks.vals @ m[blocks.index].reshape(len(blocks.vals), -1)).reshape(s, -1)
+        t = w_block @ dtm  # A₀⁻¹w
+        nw = self._nq[slot] @ w_block  # (desc ⊗ I)ᵀ t
+        gain = c / (1.0 + c * float(w_block @ nw))
+        shift = -gain * (float(w_block @ self._bt[slot]) + float(nw @ b0_block))
+        beta_step = b0_block @ dtm
+        m -= np.multiply.outer(t, gain * t)
+        self._b0[blocks.index] += np.multiply.outer(blocks.vals, b0_block).ravel()
+        self._beta += beta_step + shift * t
+        tb = layout.block_combine(t, self.desc, s)
+        self._nq -= gain * (tb[:, :, None] * tb[:, None, :])
+        self._bt = layout.block_combine(self._beta, self.desc, s)
+
+    def _arm_inverse(self, slots: np.ndarray) -> np.ndarray:
+        """Inverses of the arms' ridge matrices, from their sums (float64)."""
+        prior = self._pack.identity(self.arm_ridge * self._ps)
+        return layout.sym_inv(self._pack.unpack(self._araw[slots] + prior))
+
+    def _set_inverse(self, slots: np.ndarray, inv: np.ndarray) -> None:
+        """Store arms' inverses and what derives from them: ``C_aᵀ``, ``θ̂_a``, ``G_aᵀθ̂_a``."""
+        s, d = self.shared_dim, self.dim
+        self._w[slots] = self._pack.pack_doubled(inv).astype(self._dtype, copy=False)
+        gt = self._mom[slots, :s, :d]
+        self._q[slots, :s] = gt @ inv
+        self._q[slots, s] = np.einsum("kij,kj->ki", inv, self._mom[slots, s, :d])
+        self._v[slots] = np.einsum("ksd,kd->ks", gt, self._q[slots, s])
 
     def add_batch(self, slots: np.ndarray, X: np.ndarray, rewards: np.ndarray,
                   weights: np.ndarray | None = None) -> None:
@@ -281,30 +359,52 @@ class LinUCB:
 
     def _refactor_slot(self, slot: int) -> None:
         """Recompute one arm's inverse from its sums (bounds floating-point drift)."""
-        A = self.A_raw[slot] + self.arm_ridge * self.prior_scale * np.eye(self.dim)
-        new_inv = _sym_inv(A)
+        old = self._v[slot].copy()
+        self._set_inverse(np.array([slot]), self._arm_inverse(np.array([slot])))
         if self.hybrid:
-            Ba = self.B[slot]
-            self.A0 += Ba.T @ self.A_inv[slot] @ Ba - Ba.T @ new_inv @ Ba
-            v_new = Ba.T @ (new_inv @ self.b[slot])
-            self.b0 -= v_new - self.v[slot]
-            self.v[slot] = v_new
-        self.A_inv[slot] = new_inv
+            blocks = self._blocks[slot]
+            delta = np.multiply.outer(blocks.vals, old - self._v[slot]).ravel()
+            self._b0[blocks.index] += delta
+            self._beta += self._m[:, blocks.index] @ delta
+
+    def _refactor_shared(self) -> None:
+        """Derive ``A₀`` and ``b₀`` from the sums; refresh ``A₀⁻¹``, ``β`` and the caches."""
+        if self._sigma != 1.0:
+            self._rescale()
+        s, d, k = self.shared_dim, self.dim, self.k
+        cols, vals = self._nz_cols, self._nz_vals
+        cross = self._mom[:, :s, d:d + s] - self._mom[:, :s, :d] @ np.swapaxes(
+            self._q[:, :s], 1, 2)  # H_a − G_aᵀA_a⁻¹G_a
+        a0 = layout.kron_sum(cross, self.desc, s)
+        a0 += self._szz0 + self.ridge * self._ps * np.eye(k)
+        self._b0 = self._zr0 + layout.block_spread(self._mom[:, s, d:d + s] - self._v,
+                                                   self.desc, s)
+        self._m = layout.sym_inv(a0)
+        self._beta = self._m @ self._b0
+        self._bt = layout.block_combine(self._beta, self.desc, s)
+        self._nq = layout.block_quadratic(self._m, cols, vals, s)
+
+    def _rescale(self) -> None:
+        """Fold the lazy forgetting scale into the stored arrays (``σ`` back to 1)."""
+        g = self._sigma
+        for name in ("_araw", "_mom", "_szz0", "_zr0", "_b0", "_v"):
+            getattr(self, name)[...] *= g
+        for name in ("_w", "_m", "_nq"):
+            getattr(self, name)[...] /= g
+        self._ps *= g
+        self._sigma = 1.0
 
     def refactor(self) -> None:
         """Recompute every derived quantity (inverses, Schur complement) from the sums."""
-        eye = self.arm_ridge * self.prior_scale * np.eye(self.dim)
-        self.A_inv = np.stack([_sym_inv(a + eye) for a in self.A_raw]) if len(self.slots) \
-            else np.zeros((0, self.dim, self.dim))
-        if not self.hybrid:
-            self.v = np.zeros((len(self.slots), 0))
-            return
-        AinvB = self.A_inv @ self.B
-        self.A0 = (self.ridge * self.prior_scale * np.eye(self.k) + self.S_zz
-                   - np.einsum("kdi,kdj->ij", self.B, AinvB))
-        self.v = np.einsum("kdj,kd->kj", AinvB, self.b)
-        self.b0 = self.zr - self.v.sum(axis=0)
-        self.A0_inv = _sym_inv(self.A0)
+        with self._serial:
+            if self._sigma != 1.0:
+                self._rescale()
+            K = len(self.slots)
+            for start in range(0, K, layout.CHUNK):
+                chunk = np.arange(start, min(start + layout.CHUNK, K))
+                self._set_inverse(chunk, self._arm_inverse(chunk))
+            if self.hybrid:
+                self._refactor_shared()
 
     # -- persistence ---------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -315,13 +415,14 @@ class LinUCB:
             "forgetting": self.forgetting, "hybrid": self.hybrid,
             "shared_dim": self.shared_dim if self.hybrid else 8,
             "refactor_every": self.refactor_every, "projection_seed": self.projection_seed,
+            "precision": self.precision, "blas_threads": self.blas_threads,
         }
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """``(metadata, arrays)``: the sums from which everything else is derived."""
         meta = {"columns": list(self.columns), "slots": list(self.slots),
                 "prior_scale": self.prior_scale, "updates": self.updates}
-        arrays = {name: getattr(self, name) for name in _ARRAYS}
+        arrays = {name: getattr(self, name) for name in layout.SUMS}
         arrays["desc"] = self.desc
         return meta, arrays
 
@@ -334,39 +435,8 @@ class LinUCB:
         policy.columns = [str(c) for c in meta["columns"]]
         policy.slots = [str(s) for s in meta["slots"]]
         policy._since = [0] * len(policy.slots)
-        policy.prior_scale = float(meta["prior_scale"])
+        policy._ps = float(meta["prior_scale"])
         policy.updates = int(meta["updates"])
-        K, d, k = len(policy.slots), policy.dim, policy.k
-        expected = {"A_raw": (K, d, d), "B": (K, d, k), "b": (K, d), "counts": (K,),
-                    "S_zz": (k, k), "zr": (k,), "desc": (K, len(policy.columns))}
-        for name, shape in expected.items():
-            value = np.asarray(arrays[name], dtype=float)
-            if value.shape != shape or not np.all(np.isfinite(value)):
-                raise ValueError(f"array {name} has shape {value.shape}, expected {shape}")
-            setattr(policy, name, value.copy())
+        layout.load_sums(policy, arrays)
         policy.refactor()
         return policy
-
-
-_GEMM_SERIAL = 200_000  # below OpenBLAS's threading threshold for one matrix product
-
-
-def _row_quadratic(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """``rows[i] @ matrix @ rows[i]`` for every row.
-
-    The product is taken in blocks small enough for BLAS to run each on one thread: for
-    these sizes a threaded product costs far more than it saves, and collapses when the
-    machine's cores are busy.
-    """
-    k = max(matrix.shape[0], 1)
-    step = max(_GEMM_SERIAL // (k * k), 1)
-    if rows.shape[0] <= step:
-        return np.einsum("kj,kj->k", rows @ matrix, rows)
-    return np.concatenate([np.einsum("kj,kj->k", rows[i:i + step] @ matrix, rows[i:i + step])
-                           for i in range(0, rows.shape[0], step)])
-
-
-def _sym_inv(matrix: np.ndarray) -> np.ndarray:
-    """Inverse of a symmetric positive-definite matrix, symmetrised."""
-    inv = np.linalg.inv(matrix)
-    return (inv + inv.T) / 2.0
