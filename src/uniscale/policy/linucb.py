@@ -333,27 +333,23 @@ class LinUCB(FullLayout):
             rewards: ``(N,)`` rewards.
             weights: ``(N,)`` non-negative weight of each observation (default 1).
         """
-        slots = np.asarray(slots, dtype=np.int64)
+        slots = np.asarray(slots, dtype=np.intp)
         X = np.asarray(X, dtype=float)
         r = np.asarray(rewards, dtype=float)
         w = np.ones(len(r)) if weights is None else np.asarray(weights, dtype=float)
         if len(slots) == 0:
             return
-        Z = None
-        if self.hybrid:
-            xs = np.hstack([np.ones((len(X), 1)), X @ self._P.T])
-            Z = (self.desc[slots][:, :, None] * xs[:, None, :]).reshape(len(slots), -1)
+        w = w / self._sigma  # stored units
+        s = self.shared_dim
+        ones = np.ones((len(r), 1))
+        xs = np.hstack([ones, X @ self._P.T]) if s else np.zeros((len(r), 0))
+        left = np.hstack([xs, r[:, None], ones])  # rows of the moment outer products
+        right = np.hstack([X, xs, ones])
         for slot in np.unique(slots):
             rows = slots == slot
-            Xs, ws = X[rows], w[rows]
-            self.A_raw[slot] += (Xs * ws[:, None]).T @ Xs
-            self.b[slot] += Xs.T @ (ws * r[rows])
-            self.counts[slot] += float(ws.sum())
-            if Z is not None:
-                self.B[slot] += (Xs * ws[:, None]).T @ Z[rows]
-        if Z is not None:
-            self.S_zz += (Z * w[:, None]).T @ Z
-            self.zr += Z.T @ (w * r)
+            weighted = X[rows] * w[rows, None]
+            self._araw[slot] += self._pack.pack(weighted.T @ X[rows])
+            self._mom[slot] += (left[rows] * w[rows, None]).T @ right[rows]
         self.updates += len(r)
         self.refactor()
 
