@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import uniscale as us
+from uniscale.features import _text_of
 from uniscale.types import Message
 
 TEXT = "What is 17*23? Show the steps.\n```python\nprint(17*23)\n```"
@@ -93,3 +94,51 @@ def test_predicted_cost_learns_output_tokens() -> None:
     tokens = later.input_tokens
     assert later.predicted_cost == pytest.approx((tokens * 4 * 1.0 + 2.0 * 100 * 4) / 1e6, rel=0.1)
     assert first.predicted_cost < later.predicted_cost
+
+
+def _hashing_reference(featurizer: us.HashingFeaturizer, text: str) -> np.ndarray:
+    """The featurizer's definition, one token and one character at a time."""
+    import itertools
+    import math
+    import re
+    import zlib
+
+    lower = text.lower()
+    words = re.findall(r"[a-z0-9]+|[^\sa-z0-9]", lower)
+    tokens = words + ([f"{a} {b}" for a, b in itertools.pairwise(words)]
+                      if featurizer.ngrams == 2 else [])
+    buckets = featurizer.dim - 8
+    hashed = np.zeros(buckets)
+    for token in tokens:
+        h = zlib.crc32(f"{featurizer.seed}|".encode() + token.encode("utf-8", "surrogatepass"))
+        hashed[h % buckets] += 1.0 if (h >> 31) & 1 else -1.0
+    if np.linalg.norm(hashed) > 0:
+        hashed /= np.linalg.norm(hashed)
+    chars, stripped = max(len(text), 1), lower.strip()
+    code = r"```|\bdef |\bclass |\breturn\b|[{};]|=>|\bimport\b|\bfunction\b"
+    wh = ("what", "how", "why", "when", "where", "which", "who", "whom", "whose")
+    dense = np.array([
+        1.0, math.log1p(len(text)) / 10.0, sum(c.isdigit() for c in text) / chars * 4.0,
+        min(len(re.findall(code, text)) / 10.0, 1.0),
+        float(stripped.endswith("?") or stripped.startswith(wh)),
+        min(text.count("\n") / 20.0, 1.0),
+        min(sum(text.count(c) for c in "+-*/=^%<>") / 20.0, 1.0),
+        sum(c.isupper() for c in text) / chars * 4.0])
+    vec = np.concatenate([hashed, dense])
+    return vec / np.linalg.norm(vec)
+
+
+@pytest.mark.parametrize(("dim", "ngrams", "seed"), [(128, 2, 0), (16, 1, 3), (64, 2, 7)])
+def test_hashing_transform_equals_its_definition_bit_for_bit(dim: int, ngrams: int,
+                                                             seed: int) -> None:
+    featurizer = us.HashingFeaturizer(dim, ngrams=ngrams, seed=seed)
+    rng = np.random.default_rng(dim + seed)
+    alphabet = [*"abcXYZ 0123456789 \n\t?+-*/=^%<>{};()É²ßñ漢字🙂", "def ", "return ",
+                "```", "=>", "class ", "éimport", "functions", "function"]
+    texts = [TEXT, "", "   ", "?", "Ünïcödé ² ³ ÀÉÎ and ASCII 42", "\ud800 lone surrogate"]
+    texts += ["".join(rng.choice(alphabet, size=int(rng.integers(1, 300))))
+              for _ in range(60)]
+    for text in texts * 2:  # the second pass reads the token cache
+        got = featurizer.transform([Message("user", text)])
+        want = _hashing_reference(featurizer, _text_of([Message("user", text)]))
+        np.testing.assert_array_equal(got, want)

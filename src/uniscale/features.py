@@ -17,8 +17,34 @@ from .types import Message
 __all__ = ["EmbeddingFeaturizer", "Featurizer", "HashingFeaturizer"]
 
 _WORD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
-_CODE = re.compile(r"```|\bdef |\bclass |\breturn\b|[{};]|=>|\bimport\b|\bfunction\b")
+# code markers: ```, {, }, ;, => and the keywords below (no two can overlap, so each kind
+# is counted on its own; the keyword regex only runs when a keyword occurs at all)
+_CODE_WORDS = re.compile(r"\b(?:def |class |return\b|import\b|function\b)")
+_CODE_HINTS = ("def ", "class ", "return", "import", "function")
 _WH = ("what", "how", "why", "when", "where", "which", "who", "whom", "whose")
+_DIGITS = b"0123456789"
+_UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_MATH = "+-*/=^%<>"
+_BRACES = "{};"
+_CACHE_SIZE = 1 << 16  # hashed tokens remembered per featurizer
+
+
+def _count_chars(text: str) -> tuple[int, int, int, int]:
+    """Digits, upper-case letters, math symbols and code markers in ``text``, without a
+    Python loop per character."""
+    if text.isascii():
+        raw = text.encode("ascii")
+        size = len(raw)
+        digits, upper, symbols, braces = (
+            size - len(raw.translate(None, chars))
+            for chars in (_DIGITS, _UPPER, _MATH.encode(), _BRACES.encode()))
+    else:
+        digits, upper = sum(map(str.isdigit, text)), sum(map(str.isupper, text))
+        symbols, braces = sum(map(text.count, _MATH)), sum(map(text.count, _BRACES))
+    code = braces + text.count("```") + text.count("=>")
+    if any(hint in text for hint in _CODE_HINTS):
+        code += len(_CODE_WORDS.findall(text))
+    return digits, upper, symbols, code
 
 
 @runtime_checkable
@@ -72,38 +98,51 @@ class HashingFeaturizer:
         self.seed = int(seed)
         self._buckets = dim - self._DENSE
         self._salt = str(self.seed).encode() + b"|"
+        self._codes: dict[str, int] = {}
 
-    def _hash(self, token: str) -> tuple[int, float]:
+    def _hash(self, token: str) -> int:
+        """The token's bucket, negated and shifted by one for a negative sign."""
         h = zlib.crc32(self._salt + token.encode("utf-8", "surrogatepass"))
-        return h % self._buckets, 1.0 if (h >> 31) & 1 else -1.0
+        index = h % self._buckets
+        code = index if (h >> 31) & 1 else -1 - index
+        if len(self._codes) >= _CACHE_SIZE:
+            self._codes.clear()
+        self._codes[token] = code
+        return code
 
     def transform(self, messages: Sequence[Message]) -> np.ndarray:
         """Hash the conversation into a unit vector of length :attr:`dim`."""
         text = _text_of(messages)
         lower = text.lower()
         words = _WORD.findall(lower)
-        hashed = np.zeros(self._buckets)
-        tokens = list(words)
+        tokens = words
         if self.ngrams == 2:
-            tokens += [f"{a} {b}" for a, b in itertools.pairwise(words)]
-        for token in tokens:
-            index, sign = self._hash(token)
-            hashed[index] += sign
+            tokens = words + list(map(" ".join, itertools.pairwise(words)))
+        found = list(map(self._codes.get, tokens))
+        if None in found:
+            found = [self._hash(t) if c is None else c for t, c in zip(tokens, found,
+                                                                       strict=True)]
+        codes = np.array(found, dtype=np.int64)
+        negative = codes < 0
+        index = np.where(negative, -1 - codes, codes)
+        hashed = np.bincount(index, weights=np.where(negative, -1.0, 1.0),
+                             minlength=self._buckets)
         norm = np.linalg.norm(hashed)
         if norm > 0:
             hashed /= norm
         chars = max(len(text), 1)
         stripped = lower.strip()
+        digits, upper, symbols, code = _count_chars(text)
         dense = np.array(
             [
                 1.0,
                 math.log1p(len(text)) / 10.0,
-                sum(c.isdigit() for c in text) / chars * 4.0,
-                min(len(_CODE.findall(text)) / 10.0, 1.0),
+                digits / chars * 4.0,
+                min(code / 10.0, 1.0),
                 float(stripped.endswith("?") or stripped.startswith(_WH)),
                 min(text.count("\n") / 20.0, 1.0),
-                min(sum(text.count(c) for c in "+-*/=^%<>") / 20.0, 1.0),
-                sum(c.isupper() for c in text) / chars * 4.0,
+                min(symbols / 20.0, 1.0),
+                upper / chars * 4.0,
             ]
         )
         vec = np.concatenate([hashed, dense])
