@@ -125,8 +125,8 @@ class HashingFeaturizer:
         codes = np.array(found, dtype=np.int64)
         negative = codes < 0
         index = np.where(negative, -1 - codes, codes)
-        hashed = np.bincount(index, weights=np.where(negative, -1.0, 1.0),
-                             minlength=self._buckets)
+        hashed: np.ndarray = np.bincount(index, weights=np.where(negative, -1.0, 1.0),
+                                         minlength=self._buckets)
         norm = np.linalg.norm(hashed)
         if norm > 0:
             hashed /= norm
