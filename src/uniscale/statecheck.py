@@ -179,8 +179,12 @@ def _policy_config(meta: Mapping[str, Any], context_dim: int) -> dict[str, Any]:
     _int(config.get("shared_dim"), "policy_config.shared_dim", 1, 64)
     _int(config.get("refactor_every", 1000), "policy_config.refactor_every", 0)
     _int(config.get("projection_seed", 0), "policy_config.projection_seed")
+    if config.get("precision", "float64") not in ("float64", "float32"):
+        raise _fail("policy_config.precision", config["precision"], "'float64' or 'float32'")
+    if config.get("blas_threads") is not None:
+        _int(config["blas_threads"], "policy_config.blas_threads", 1, 4096)
     known = {"dim", "alpha", "ridge", "arm_ridge", "forgetting", "hybrid", "shared_dim",
-             "refactor_every", "projection_seed"}
+             "refactor_every", "projection_seed", "precision", "blas_threads"}
     if set(config) - known:
         raise _fail("policy_config", sorted(set(config) - known), "only LinUCB settings")
     return config

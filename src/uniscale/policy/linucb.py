@@ -363,19 +363,25 @@ class LinUCB(FullLayout):
             self._b0[blocks.index] += delta
             self._beta += self._m[:, blocks.index] @ delta
 
+    @property
+    def A0(self) -> np.ndarray:
+        """The shared block's Schur complement ``λI + S_zz − Σ B_aᵀA_a⁻¹B_a`` (from the sums)."""
+        s, d = self.shared_dim, self.dim
+        cross = self._mom[:, :s, d:d + s] - self._mom[:, :s, :d] @ np.swapaxes(
+            self._q[:, :s], 1, 2)  # H_a − G_aᵀA_a⁻¹G_a
+        a0 = layout.kron_sum(cross, self.desc, s)
+        a0 += self._szz0 + self.ridge * self._ps * np.eye(self.k)
+        return a0 * self._sigma
+
     def _refactor_shared(self) -> None:
         """Derive ``A₀`` and ``b₀`` from the sums; refresh ``A₀⁻¹``, ``β`` and the caches."""
         if self._sigma != 1.0:
             self._rescale()
-        s, d, k = self.shared_dim, self.dim, self.k
+        s, d = self.shared_dim, self.dim
         cols, vals = self._nz_cols, self._nz_vals
-        cross = self._mom[:, :s, d:d + s] - self._mom[:, :s, :d] @ np.swapaxes(
-            self._q[:, :s], 1, 2)  # H_a − G_aᵀA_a⁻¹G_a
-        a0 = layout.kron_sum(cross, self.desc, s)
-        a0 += self._szz0 + self.ridge * self._ps * np.eye(k)
         self._b0 = self._zr0 + layout.block_spread(self._mom[:, s, d:d + s] - self._v,
                                                    self.desc, s)
-        self._m = layout.sym_inv(a0)
+        self._m = layout.sym_inv(self.A0)
         self._beta = self._m @ self._b0
         self._bt = layout.block_combine(self._beta, self.desc, s)
         self._nq = layout.block_quadratic(self._m, cols, vals, s)
