@@ -17,11 +17,11 @@ from uniscale import (
     Request,
     Router,
 )
+from uniscale.adapters import context_kwargs
 
 from .backend import CHILD_KWARGS, PARENT_RUN, TOOL_CHOICE, TOOLS
 from .convert import to_uniscale_messages
 from .modalities import accepts, needed_inputs, refusals
-from .settings import takes
 
 if TYPE_CHECKING:
     from .chat_models import ChatUniScale
@@ -55,14 +55,9 @@ class CallPlan:
             uniscale.ConfigurationError: A context was given but the installed core's
                 ``Router.decide`` takes no ``context=``.
         """
-        if self.context is None:
-            return router.decide(self.messages, allowed=self.allowed)
-        if not takes(router.decide, "context"):
-            raise ConfigurationError(
-                f"metadata[{CONTEXT_KEY!r}] was given, but the installed uniscale core's "
-                "Router.decide takes no context=: upgrade uniscale, or leave it out")
         decide: Any = router.decide
-        decision: Decision = decide(self.messages, allowed=self.allowed, context=self.context)
+        decision: Decision = decide(self.messages, allowed=self.allowed,
+                                    **context_kwargs(router, self.context))
         return decision
 
 

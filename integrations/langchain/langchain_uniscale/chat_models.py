@@ -36,6 +36,7 @@ from uniscale import (
     Strategy,
     Tradeoff,
 )
+from uniscale.adapters import CORE_ARGUMENTS, RouterSettings, build_router, check_arguments
 from uniscale.cost import as_price
 
 from .backend import TOOL_CHOICE, ChatModelBackend
@@ -45,7 +46,6 @@ from .feedback import give_feedback
 from .replies import build_reply
 from .runs import RunIndex, enable_run_tracking, run_graph
 from .serde import json_value, lc_kwargs, not_serialisable
-from .settings import CORE_ARGUMENTS, check_arguments, make_router
 from .streaming import (
     RoutedStream,
     StreamRunMixin,
@@ -155,7 +155,8 @@ class ChatUniScale(StreamRunMixin, BaseChatModel):
             uniscale.ConfigurationError: An unknown argument, or settings the core
                 rejects (a missing price, no models, an unknown strategy name, ...).
         """
-        check_arguments(data, [*type(self).model_fields, "callback_manager"], "ChatUniScale")
+        check_arguments(data, [*type(self).model_fields, "callback_manager"], "ChatUniScale",
+                        "LangChain's chat-model fields")
         super().__init__(**data)
         self._router_given = self.router is not None
         self._build_router()
@@ -200,19 +201,19 @@ class ChatUniScale(StreamRunMixin, BaseChatModel):
         names = [k for k in CORE_ARGUMENTS if k not in ("models", "router")]
         return {**base, "kwargs": lc_kwargs(self, dict(base["kwargs"]), names)}
 
-    def _settings(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in CORE_ARGUMENTS
-                if k not in ("models", "router", "state_path")}
+    def _settings(self) -> RouterSettings:
+        return RouterSettings(**{k: getattr(self, k) for k in CORE_ARGUMENTS
+                                 if k not in ("models", "router", "state_path")})
 
     def _build_router(self) -> None:
         if not self.models:
             raise ConfigurationError("ChatUniScale needs models={'name': chat_model, ...}")
         self._backends = {name: ChatModelBackend(name, m) for name, m in self.models.items()}
         if self.router is None:
-            self.router = make_router(list(self.models), self._backends, self._settings(),
-                                      self.state_path)
+            self.router = build_router(self._settings(), list(self.models), self.state_path,
+                                       backends=self._backends)
         else:
-            given = [k for k, v in self._settings().items() if v is not None]
+            given = self._settings().given()
             if given:
                 raise ConfigurationError(
                     f"pass either router= or the router settings, not both (got router= "

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from langchain_uniscale import ChatUniScale
-from langchain_uniscale.settings import CORE_ARGUMENTS
 from langchain_uniscale.testing import ScriptedChatModel
 
 import uniscale as us
+from uniscale.adapters import CORE_ARGUMENTS
 
 PRICES = {"small": us.Price(0.15, 0.6), "large": us.Price(2.5, 10.0)}
 

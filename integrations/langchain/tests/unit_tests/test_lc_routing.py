@@ -189,8 +189,11 @@ def test_a_ready_router_can_be_passed() -> None:
 
 
 def test_missing_price_is_a_clear_error() -> None:
-    with pytest.raises(us.MissingPriceError):
+    with pytest.raises(us.ConfigurationError, match="needs prices="):
         ChatUniScale(models={"m": ScriptedChatModel()})
+    with pytest.raises(us.MissingPriceError):
+        ChatUniScale(models={"m": ScriptedChatModel(), "n": ScriptedChatModel()},
+                     prices={"m": us.Price(1, 1)})
 
 
 def test_learned_state_persists_across_instances(make_chat: MakeChat, tmp_path: Path) -> None:

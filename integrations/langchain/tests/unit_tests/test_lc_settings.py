@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from langchain_uniscale import ChatUniScale
-from langchain_uniscale.settings import make_router, takes
 from langchain_uniscale.testing import ScriptedChatModel
 
 import uniscale as us
+from uniscale.adapters import RouterSettings, build_router, takes
 
 MakeChat = Callable[..., ChatUniScale]
 
@@ -70,11 +70,11 @@ def test_context_and_log_pass_through_to_the_router(make_chat: MakeChat) -> None
 
 
 def test_a_pass_through_setting_the_core_lacks_is_a_clear_error() -> None:
-    settings = {"baseline": "small/single/1"}
     if takes(us.Router, "baseline"):
         pytest.skip("this core takes baseline=")
+    settings = RouterSettings(baseline="small/single/1", prices={"small": us.Price(1, 1)})
     with pytest.raises(us.ConfigurationError, match="baseline= is not supported"):
-        make_router(["small"], {}, {**settings, "prices": {"small": us.Price(1, 1)}}, None)
+        build_router(settings, ["small"], None)
 
 
 def test_reload_with_a_price_changed_in_code(make_chat: MakeChat, tmp_path: Path,
