@@ -77,3 +77,25 @@ def test_wheel_holds_only_the_integration(tmp_path: Path) -> None:
     assert all(n.startswith("llama_index/llms/uniscale/") for n in code)
     assert "llama_index/llms/uniscale/py.typed" in names  # type checkers read its hints
     assert not any(n.startswith("tests/") for n in names)
+
+
+def test_mypy_sees_the_real_types_in_a_users_script(tmp_path: Path) -> None:
+    pytest.importorskip("mypy")
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import uniscale as us\n"
+        "from llama_index.core.llms.mock import MockLLM\n"
+        "from llama_index.llms.uniscale import UniScaleLLM\n"
+        "llm = UniScaleLLM(models={'m': MockLLM()}, prices={'m': us.Price(1, 1)})\n"
+        "response = llm.complete('hi', context={'tier': 2})\n"
+        "reveal_type(llm.router)\n"
+        "reveal_type(llm.feedback(response, 1.0))\n"
+        "llm.feedback(response, 'good')\n"
+    )
+    out = subprocess.run([sys.executable, "-m", "mypy", "--namespace-packages",
+                          "--ignore-missing-imports", str(script)],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert 'Revealed type is "uniscale.router.Router"' in out.stdout
+    assert 'Revealed type is "bool"' in out.stdout or 'builtins.bool' in out.stdout
+    errors = [line for line in out.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and "app.py:8" in errors[0] and '"str"' in errors[0], out.stdout

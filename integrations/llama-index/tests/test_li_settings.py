@@ -208,3 +208,23 @@ def test_context_reaches_the_router_or_is_refused(scripted) -> None:
     llm.chat([ChatMessage(role="user", content="hi")], context={"tier": 2})
     list(llm.stream_complete("hi"))
     assert seen == [{"tenant": "acme"}, {"tier": 2}, None]
+
+
+def test_track_context_reaches_calls_made_inside_the_block(scripted) -> None:
+    llm = UniScaleLLM(models={"a": scripted()}, prices=PRICES)
+    seen: list[Any] = []
+    decide = llm.router.decide
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("context"))
+        return decide(*args, **kwargs)
+
+    llm.router.decide = spy  # type: ignore[method-assign]
+    with llm.track(context={"tenant": "acme"}) as outer:
+        llm.complete("one")  # e.g. a query engine's call, which passes no context
+        with llm.track(context={"tenant": "beta"}):
+            llm.chat([ChatMessage(role="user", content="two")])
+        llm.complete("three", context={"tier": 1})  # a call's own context wins
+    llm.complete("four")
+    assert seen == [{"tenant": "acme"}, {"tenant": "beta"}, {"tier": 1}, None]
+    assert outer.context == {"tenant": "acme"} and len(outer.decision_ids) == 3

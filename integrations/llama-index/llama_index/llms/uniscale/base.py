@@ -20,6 +20,7 @@ from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr
 from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import LLM, ToolSelection
+from llama_index.core.utilities.token_counting import TokenCounter
 
 import uniscale as us
 from uniscale.adapters import RouterSettings, build_router, check_arguments
@@ -93,7 +94,7 @@ class UniScaleLLM(CallsMixin, FunctionCallingLLM):
         default=None, description="Learned-state file: loaded if it exists, written by save().")
 
     _spans: DecisionIndex = PrivateAttr(default_factory=DecisionIndex)
-    _counter: Any = PrivateAttr(default=None)
+    _counter: TokenCounter | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -200,14 +201,19 @@ class UniScaleLLM(CallsMixin, FunctionCallingLLM):
         """
         return bool(self.router.feedback(self.decision_id(target), score, cost=cost))
 
-    def track(self) -> AbstractContextManager[Tracker]:
+    def track(self, context: Context = None) -> AbstractContextManager[Tracker]:
         """Collect the routed calls made inside a ``with`` block; ``t.feedback(s)`` credits all.
 
+        Args:
+            context: Side features of the block's request for the router (``context=``
+                of ``router.decide``), used by every call made inside the block that
+                passes none itself, e.g. the calls a query engine or an agent makes.
+
         Example:
-            ``with llm.track() as t: answer = query_engine.query(q)``, then
-            ``t.feedback(1.0)``.
+            ``with llm.track(context={"tenant": "acme"}) as t: answer = engine.query(q)``,
+            then ``t.feedback(1.0)``.
         """
-        return tracking(Tracker(self, self.feedback))
+        return tracking(Tracker(self, self.feedback, context))
 
     def save(self, path: str | None = None) -> None:
         """Save the learned state atomically (to ``path``, else to ``state_path``).

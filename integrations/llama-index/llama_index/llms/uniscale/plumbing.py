@@ -194,6 +194,9 @@ class RoutingMixin:
                     "no arm can call tools: tools need an n=1 Single arm on a function-"
                     "calling child LLM; add one to the router"
                 )
+        if context is None:  # the innermost track(context=...) block's, if any
+            context = next((t.context for t in reversed(active_trackers(self))
+                            if t.context is not None), None)
         decision = self.router.decide(messages, allowed=allowed, **context_kwargs(
             self.router, context))
         span_id = active_span_id.get()

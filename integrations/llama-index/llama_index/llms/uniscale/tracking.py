@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
@@ -25,10 +25,14 @@ class Tracker:
     Args:
         owner: The LLM whose calls are tracked (compared by identity).
         give: Function ``(decision_id, score) -> bool`` that records one feedback.
+        context: Side features given to the router for every call made in the block
+            (unless a call passes its own ``context=``); the innermost block's wins.
     """
 
-    def __init__(self, owner: object, give: Callable[[str, float], bool]) -> None:
+    def __init__(self, owner: object, give: Callable[[str, float], bool],
+                 context: Mapping[str, Any] | None = None) -> None:
         self.owner = owner
+        self.context = dict(context) if context is not None else None
         self._give = give
         self._ids: list[str] = []
         self._calls: list[dict[str, Any]] = []
