@@ -2,21 +2,58 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from typing import Any, Protocol
 
-from .arms import Arm
+import numpy as np
+
+from .arms import Arm, ArmSpace
+from .cost import CostModel
 from .errors import AllSamplesFailedError
+from .objective import Pacer
 from .results import Decision, Result
 from .sampling import StrategyRun, arun_strategy, run_strategy
 from .types import Request, Usage
 
-if TYPE_CHECKING:
-    from .router import Router
-
-__all__ = ["aserve", "next_fallback", "serve"]
+__all__ = ["ServedRouter", "aserve", "billed_usage", "next_fallback", "serve"]
 
 
-def next_fallback(router: Router, decision: Decision, failed: list[Arm],
+class ServedRouter(Protocol):
+    """What serving needs of a :class:`uniscale.Router` (no import of the router)."""
+
+    _lock: threading.RLock
+    pending: Any
+    stats: dict[str, Any]
+    costs: CostModel
+    pacer: Pacer
+    fallback: tuple[Arm, ...]
+    arms: ArmSpace
+    backends: dict[str, Any]
+    implicit: Any
+
+    def _decide(self, x: np.ndarray, tokens: int, arms: list[Arm], *,
+                new_request: bool) -> Decision: ...
+
+    def _backend(self, arm: Arm) -> Any: ...
+
+    def observe(self, decision_id: str, usage: Usage, *, samples: int = 1,
+                extra_cost: float = 0.0, request_tokens: int | None = None) -> float: ...
+
+
+def billed_usage(exc: AllSamplesFailedError) -> Usage | None:
+    """What the failed calls of ``exc`` were billed (a malformed but billed reply, the
+    part of a stream that arrived), or ``None`` when no failure reported usage."""
+    found: list[Usage] = [u for e in exc.errors
+                          if isinstance(u := getattr(e, "usage", None), Usage)]
+    if not found:
+        return None
+    total = Usage()
+    for usage in found:
+        total = total + usage
+    return total
+
+
+def next_fallback(router: ServedRouter, decision: Decision, failed: list[Arm],
                   usage: Usage | None = None, *, fallback: bool = True) -> Decision | None:
     """Record that ``decision``'s arm failed and decide on the next untried fallback arm.
 
@@ -31,13 +68,15 @@ def next_fallback(router: Router, decision: Decision, failed: list[Arm],
         failures[decision.arm.key] = failures.get(decision.arm.key, 0) + 1
         used = 0.0 if usage is None else router.costs.observed_cost(decision.arm.model, usage)
         router.pacer.charge(used - pending.charged, new_request=False)
+        if used:
+            router.stats["failed_cost"] = router.stats.get("failed_cost", 0.0) + used
         for arm in router.fallback if fallback else ():
             if arm not in failed and arm in router.arms and arm.model in router.backends:
                 return router._decide(pending.x, decision.input_tokens, [arm], new_request=False)
     return None
 
 
-def _result(router: Router, decision: Decision, run: StrategyRun, errors: list[str],
+def _result(router: ServedRouter, decision: Decision, run: StrategyRun, errors: list[str],
             failed: list[Arm]) -> Result:
     agg = run.aggregate
     cost = router.observe(decision.id, run.usage, samples=len(run.samples),
@@ -54,7 +93,7 @@ def _result(router: Router, decision: Decision, run: StrategyRun, errors: list[s
     return result
 
 
-def serve(router: Router, decision: Decision, base: Request,
+def serve(router: ServedRouter, decision: Decision, base: Request,
           failed: list[Arm] | None = None) -> Result:
     """Run ``decision`` on its backend, trying the router's fallback arms on failure.
 
@@ -78,7 +117,7 @@ def serve(router: Router, decision: Decision, base: Request,
             errors.append(f"{current.arm}: {exc}")
             failed.append(current.arm)
             last = exc
-            current = next_fallback(router, current, failed)
+            current = next_fallback(router, current, failed, billed_usage(exc))
             continue
         return _result(router, current, run, errors, failed)
     raise AllSamplesFailedError(
@@ -86,7 +125,7 @@ def serve(router: Router, decision: Decision, base: Request,
         f"{errors[-1]}", last.errors) from last
 
 
-async def aserve(router: Router, decision: Decision, base: Request,
+async def aserve(router: ServedRouter, decision: Decision, base: Request,
                  failed: list[Arm] | None = None) -> Result:
     """Async form of :func:`serve`."""
     errors: list[str] = []
@@ -100,7 +139,7 @@ async def aserve(router: Router, decision: Decision, base: Request,
             errors.append(f"{current.arm}: {exc}")
             failed.append(current.arm)
             last = exc
-            current = next_fallback(router, current, failed)
+            current = next_fallback(router, current, failed, billed_usage(exc))
             continue
         return _result(router, current, run, errors, failed)
     raise AllSamplesFailedError(

@@ -189,3 +189,28 @@ def test_async_fault_ends_in_the_fallback(server, make_openai, make_anthropic, p
     assert result.decision.arm == served and result.text == "The answer is 42."
     assert result.cost == pytest.approx(prices[served.model].cost(billed(_api(served))))
     _check_state(router, result, tmp_path, failed=[primary])
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_billed_but_malformed_reply_is_charged(server, make_openai, make_anthropic, prices,
+                                               billed, mode):
+    router = _router(make_openai, make_anthropic, prices, OPENAI)
+    server.script("billed_no_message")
+    if mode == "sync":
+        result = router.invoke("What is 6 * 7?", allowed=[OPENAI])
+    else:
+        result = asyncio.run(router.ainvoke("What is 6 * 7?", allowed=[OPENAI]))
+    assert result.decision.arm == ANTHROPIC
+    lost = prices["gpt"].cost(us.Usage(1000, 5000))
+    assert lost == pytest.approx(0.0525)
+    assert router.stats["failed_cost"] == pytest.approx(lost, rel=1e-12)
+    assert router.pacer.spent == pytest.approx(lost + result.cost, rel=1e-12)
+
+
+def test_billed_but_malformed_reply_without_fallback_is_charged(
+        server, make_openai, make_anthropic, prices):
+    router = _router(make_openai, make_anthropic, prices, OPENAI, fallback=False)
+    server.script("billed_no_message")
+    with pytest.raises(us.AllSamplesFailedError):
+        router.invoke("What is 6 * 7?", allowed=[OPENAI])
+    assert router.pacer.spent == pytest.approx(prices["gpt"].cost(us.Usage(1000, 5000)))

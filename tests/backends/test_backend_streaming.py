@@ -58,6 +58,8 @@ def test_stream_dropped_midway_raises_interrupted(server, backend):
     assert stream.completion is None  # never a half-finished completion
     assert caught.value.text == stream.text
     assert "The answer is 42.".startswith(stream.text)
+    assert stream.text  # text arrived, so the call was billed: its usage is reported
+    assert caught.value.usage.output_tokens > 0 and caught.value.usage.input_tokens > 0
 
 
 def test_astream_dropped_midway_raises_interrupted(server, backend):

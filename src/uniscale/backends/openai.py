@@ -294,23 +294,31 @@ class OpenAIBackend:
         state["text"] += delta_text
         return delta_text
 
+    def _partial_usage(self, state: dict[str, Any], request: Request) -> Usage:
+        """What an unfinished stream was billed: its usage chunk, else an estimate."""
+        if state["usage"] is not None:
+            return self._usage(state["usage"], [state["text"]], request)
+        return Usage(estimate_tokens(request.messages), estimate_output(state["text"]),
+                     calls=1)
+
     def _finish(self, state: dict[str, Any], request: Request) -> Completion:
         if not state["finished"]:
             raise StreamInterruptedError(
                 f"openai model {self.model!r}: the stream ended before the model finished",
                 text=state["text"], provider=_PROVIDER, model=self.model,
-                usage=Usage(estimate_tokens(request.messages), estimate_output(state["text"]),
-                            calls=1))
+                usage=self._partial_usage(state, request))
         usage = self._usage(state["usage"], [state["text"]], request)
         return Completion((Sample(state["text"], usage, state["chunks"]),), usage)
 
-    def _interrupted(self, exc: BaseException, state: dict[str, Any]) -> ProviderError:
+    def _interrupted(self, exc: BaseException, state: dict[str, Any],
+                     request: Request) -> ProviderError:
         if not state["chunks"]:
             return self._error(exc)
         return StreamInterruptedError(
             f"openai model {self.model!r}: the stream broke off after "
             f"{len(state['text'])} characters: {describe(exc)}",
-            text=state["text"], provider=_PROVIDER, model=self.model)
+            text=state["text"], provider=_PROVIDER, model=self.model,
+            usage=self._partial_usage(state, request))
 
     def _events(self, request: Request) -> Iterator[str | Completion]:
         state: dict[str, Any] = {"text": "", "finished": False, "usage": None, "chunks": []}
@@ -324,7 +332,7 @@ class OpenAIBackend:
         except ProviderError:
             raise
         except Exception as exc:
-            raise self._interrupted(exc, state) from exc
+            raise self._interrupted(exc, state, request) from exc
         yield self._finish(state, request)
 
     async def _aevents(self, request: Request) -> AsyncIterator[str | Completion]:
@@ -342,7 +350,7 @@ class OpenAIBackend:
         except ProviderError:
             raise
         except Exception as exc:
-            raise self._interrupted(exc, state) from exc
+            raise self._interrupted(exc, state, request) from exc
         yield self._finish(state, request)
 
     def stream(self, request: Request, on_complete: CompletionCallback | None = None

@@ -35,7 +35,8 @@ from typing import Any
 __all__ = ["LoopbackServer", "Recorded", "error"]
 
 Reply = Callable[[str, int], str]
-Action = Any  # "ok" | "hang" | "malformed" | "garbage" | "drop" | ("status", code, headers)
+Action = Any  # "ok" | "hang" | "malformed" | "garbage" | "billed_no_message" | "drop"
+#                | ("status", code, headers)
 
 
 def error(status: int, *, retry_after: float | None = None) -> tuple[str, int, dict[str, str]]:
@@ -291,6 +292,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if action == "garbage":
             self._send(200, b'{"unexpected": true}')
+            return
+        if action == "billed_no_message" and api == "openai":  # HTTP 200, usage, no message
+            usage = {"prompt_tokens": 1000, "completion_tokens": 5000, "total_tokens": 6000}
+            owner._bill(usage)
+            self._send(200, json.dumps({
+                "id": "chatcmpl-x", "object": "chat.completion", "created": 0,
+                "model": body.get("model", "gpt"), "usage": usage,
+                "choices": [{"index": 0, "finish_reason": "stop"}]}).encode())
             return
         if isinstance(action, tuple) and action[0] == "status":
             message = f"scripted error {action[1]}"
