@@ -197,6 +197,11 @@ class RunIndex:
                 return list(own)
             return list(self._by_ancestor.get(run_id, []))
 
+    def runs(self) -> list[str]:
+        """Every run id with decisions in it: the routed calls and the runs around them."""
+        with self._lock:
+            return list(dict.fromkeys([*self._by_run, *self._by_ancestor]))
+
 
 def resolve_targets(target: Any, index: RunIndex) -> list[str]:
     """The decision ids a feedback target names.
