@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -43,6 +45,7 @@ from .backend import TOOL_CHOICE, ChatModelBackend
 from .calls import CallPlan, plan_call
 from .failures import provider_error
 from .feedback import give_feedback
+from .pricing import fill_prices
 from .replies import build_reply
 from .runs import RunIndex, enable_run_tracking, run_graph
 from .serde import json_value, lc_kwargs, not_serialisable
@@ -52,6 +55,7 @@ from .streaming import (
     astreamed_result,
     streamed_result,
 )
+from .tracing import ls_params
 
 __all__ = ["ChatUniScale"]
 
@@ -146,6 +150,7 @@ class ChatUniScale(StreamRunMixin, BaseChatModel):
 
     _backends: dict[str, ChatModelBackend] = PrivateAttr(default_factory=dict)
     _router_given: bool = PrivateAttr(default=False)
+    _price_sources: dict[str, str] = PrivateAttr(default_factory=dict)
     _runs: RunIndex = PrivateAttr(default_factory=lambda: RunIndex(run_graph()))
 
     def __init__(self, **data: Any) -> None:
@@ -210,7 +215,12 @@ class ChatUniScale(StreamRunMixin, BaseChatModel):
             raise ConfigurationError("ChatUniScale needs models={'name': chat_model, ...}")
         self._backends = {name: ChatModelBackend(name, m) for name, m in self.models.items()}
         if self.router is None:
-            self.router = build_router(self._settings(), list(self.models), self.state_path,
+            settings = self._settings()
+            loading = bool(self.state_path and os.path.exists(self.state_path))
+            if self.prices is not None or not loading:  # else the saved prices stay
+                prices, self._price_sources = fill_prices(self.prices, self._backends)
+                settings = dataclasses.replace(settings, prices=prices)
+            self.router = build_router(settings, list(self.models), self.state_path,
                                        backends=self._backends)
         else:
             given = self._settings().given()
@@ -226,6 +236,11 @@ class ChatUniScale(StreamRunMixin, BaseChatModel):
             for name, backend in self._backends.items():
                 self.router.set_backend(name, backend)
         self._runs = RunIndex(enable_run_tracking() if self.track_runs else run_graph())
+
+    def price_source(self, model: str) -> str:
+        """Where the price of ``model`` came from: ``"given"`` (``prices=``),
+        ``"genai-prices"`` (its list price), or ``"router"`` (a ready or loaded router's)."""
+        return self._price_sources.get(model, "router")
 
     @property
     def _router(self) -> Router:
@@ -246,30 +261,8 @@ class ChatUniScale(StreamRunMixin, BaseChatModel):
         return (backend.model_name if backend is not None else None) or alias
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        """Tracing params: the chosen child's model where it is known before the call.
-
-        The arm is chosen after tracing starts, so ``ls_model_name`` is the child's own
-        model name when the call is pinned with ``model=`` (or the router has one model),
-        else ``uniscale[alias,...]``; each child's nested run reports its own model.
-        """
-        model = kwargs.get("model")
-        if isinstance(model, str):
-            name = self._child_model_name(model) if model in self.models else model
-        elif len(self.models) == 1:
-            name = self._child_model_name(next(iter(self.models)))
-        else:
-            name = "uniscale[" + ",".join(self.models) + "]"
-        params = LangSmithParams(ls_provider="uniscale", ls_model_name=name,
-                                 ls_model_type="chat")
-        temperature = kwargs.get("temperature", self.temperature)
-        if isinstance(temperature, (int, float)):
-            params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
-        if isinstance(max_tokens, int):
-            params["ls_max_tokens"] = max_tokens
-        if stop or self.stop:
-            params["ls_stop"] = list(stop or self.stop or [])
-        return params
+        """Tracing params (see :func:`langchain_uniscale.tracing.ls_params`)."""
+        return ls_params(self, stop, kwargs)
 
     def tool_models(self) -> list[str]:
         """Models whose child implements ``bind_tools`` and has an arm that takes tools."""
@@ -314,7 +307,7 @@ class ChatUniScale(StreamRunMixin, BaseChatModel):
 
     def _reply(self, result: Result) -> AIMessage:
         alias = result.decision.arm.model
-        return build_reply(result, self._child_model_name(alias))
+        return build_reply(result, self._child_model_name(alias), self.price_source(alias))
 
     def _record(self, run_id: Any, decision_id: str, parent_run_id: Any = None) -> None:
         if run_id is not None:

@@ -22,7 +22,8 @@ __all__ = ["StreamTally", "build_reply", "clean_chunk", "last_chunk", "routing_i
 
 
 def routing_info(decision: Decision, cost: float, answer: str | None, agreement: float,
-                 samples: int, child_model: Any, estimated: bool) -> dict[str, Any]:
+                 samples: int, child_model: Any, estimated: bool,
+                 price_source: str | None = None) -> dict[str, Any]:
     """The ``response_metadata["uniscale"]`` dict of a routed reply.
 
     Args:
@@ -33,6 +34,7 @@ def routing_info(decision: Decision, cost: float, answer: str | None, agreement:
         samples: Samples drawn.
         child_model: The child's own model name.
         estimated: Whether the usage was estimated because a child reported none.
+        price_source: Where the model's price came from (``"given"``, ``"genai-prices"``).
 
     Returns:
         JSON-ready routing metadata; ``model`` is the alias (the key in ``models=``).
@@ -51,17 +53,20 @@ def routing_info(decision: Decision, cost: float, answer: str | None, agreement:
         "samples": samples,
         "child_model_name": child_model,
         "usage_estimated": estimated,
+        "price_source": price_source,
         **decision.figures(),  # quality, width, ucb, score, cost_weight, propensity
     }
 
 
-def build_reply(result: Result, model_name: str) -> AIMessage:
+def build_reply(result: Result, model_name: str, price_source: str | None = None
+                ) -> AIMessage:
     """The chosen sample's message with summed usage and routing metadata.
 
     Args:
         result: What the router's run of the arm returned (payloads are the children's
             messages).
         model_name: The child's model name, used when its message reports none.
+        price_source: Where the model's price came from.
 
     Returns:
         A copy of the chosen message without its id (LangChain assigns the run's), with
@@ -90,7 +95,8 @@ def build_reply(result: Result, model_name: str) -> AIMessage:
         **chosen.response_metadata,
         "model_name": name,
         "uniscale": routing_info(result.decision, result.cost, result.answer,
-                                 result.agreement, len(samples), name, estimated),
+                                 result.agreement, len(samples), name, estimated,
+                                 price_source),
     }
     return chosen.model_copy(update={"id": None, "usage_metadata": total,
                                      "response_metadata": metadata})
@@ -121,13 +127,15 @@ def clean_chunk(chunk: ChatGenerationChunk) -> ChatGenerationChunk:
 
 
 def last_chunk(held: ChatGenerationChunk | None, decision: Decision, cost: float,
-               child_model: str, estimated: bool) -> ChatGenerationChunk:
+               child_model: str, estimated: bool, price_source: str | None = None
+               ) -> ChatGenerationChunk:
     """The final chunk: the child's last one plus model name, routing data and end marker."""
     msg = held.message if held is not None else AIMessageChunk(content="")
     metadata = {
         **msg.response_metadata,
         "model_name": child_model,
-        "uniscale": routing_info(decision, cost, None, 1.0, 1, child_model, estimated),
+        "uniscale": routing_info(decision, cost, None, 1.0, 1, child_model, estimated,
+                                 price_source),
     }
     return ChatGenerationChunk(message=_copy_chunk(msg, metadata, last=True),
                                generation_info=held.generation_info if held else None)

@@ -161,7 +161,8 @@ class RoutedStream:
         cost = self.router.observe(self.decision.id, usage, samples=1)
         reported = self.tally.child_model
         name = reported or self.chat._child_model_name(self.decision.arm.model)
-        last = last_chunk(self.held, self.decision, cost, name, estimated)
+        last = last_chunk(self.held, self.decision, cost, name, estimated,
+                          self.chat.price_source(self.decision.arm.model))
         return self._recorded(last)
 
     def _whole(self, result: Result) -> ChatGenerationChunk:
