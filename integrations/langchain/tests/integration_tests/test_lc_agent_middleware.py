@@ -95,3 +95,12 @@ def test_bad_settings_are_clear_errors() -> None:
         UniScaleRouterMiddleware(_chat(), affinity="forever")  # type: ignore[arg-type]
     with pytest.raises(us.UnknownDecisionError):
         UniScaleRouterMiddleware(_chat()).feedback("no-such-thread", 1.0)
+
+
+def test_an_agent_streams_the_router_tokens_once() -> None:
+    chat = _chat()
+    agent = create_agent(chat, tools=[], middleware=[UniScaleRouterMiddleware(chat)])
+    pieces = [m.text for m, _ in agent.stream({"messages": [HumanMessage("Say hi")]},
+                                              stream_mode="messages")]
+    final = agent.invoke({"messages": [HumanMessage("Say hi")]})["messages"][-1]
+    assert "".join(pieces) == final.text  # each token once, not again from a child

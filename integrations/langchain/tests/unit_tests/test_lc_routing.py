@@ -210,3 +210,13 @@ def test_learned_state_persists_across_instances(make_chat: MakeChat, tmp_path: 
     assert again.feedback_decisions(pending, 1.0) == [decision]
     with pytest.raises(us.ConfigurationError, match="needs a path"):
         make_chat().save()
+
+
+async def test_stream_events_come_from_the_router_only(make_chat: MakeChat) -> None:
+    chat = make_chat(strategies=[us.Single()])
+    events = [(e["event"], e["name"]) async for e in chat.astream_events("hello",
+                                                                         version="v2")]
+    streamed = [name for kind, name in events if kind == "on_chat_model_stream"]
+    assert streamed and set(streamed) == {"ChatUniScale"}  # the children's runs add none
+    assert [e for e in events if e[0] == "on_chat_model_start"] == [
+        ("on_chat_model_start", "ChatUniScale")]
