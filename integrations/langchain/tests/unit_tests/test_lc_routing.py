@@ -220,3 +220,17 @@ async def test_stream_events_come_from_the_router_only(make_chat: MakeChat) -> N
     assert streamed and set(streamed) == {"ChatUniScale"}  # the children's runs add none
     assert [e for e in events if e[0] == "on_chat_model_start"] == [
         ("on_chat_model_start", "ChatUniScale")]
+
+
+def test_a_child_without_tool_support_is_left_out_of_tool_calls() -> None:
+    scripted = ScriptedChatModel(model="tools-1")
+    chat = ChatUniScale(models={"plain": NoStreamChild(), "tools": scripted},
+                        prices={"plain": us.Price(0.01, 0.01), "tools": us.Price(5.0, 5.0)})
+    assert chat.tool_models() == ["tools"]
+    bound = chat.bind_tools([multiply])
+    for _ in range(4):  # the cheaper child cannot take tools: never chosen for them
+        reply = bound.invoke("What is 6 times 7?")
+        assert reply.response_metadata["uniscale"]["model"] == "tools"
+    with pytest.raises(us.ConfigurationError, match="can take tools"):
+        ChatUniScale(models={"plain": NoStreamChild()},
+                     prices={"plain": us.Price(1, 1)}).bind_tools([multiply])
