@@ -10,7 +10,7 @@ import pytest
 
 import uniscale as us
 from uniscale.bench.env import PROMPT_OPTION, ReplayEnv, n_values, replay_backends
-from uniscale.bench.table import load_table, resolve_table
+from uniscale.bench.table import TableError, load_table, resolve_table
 
 
 def test_load_table_is_ragged_and_priced(toy_path: Path) -> None:
@@ -33,7 +33,7 @@ def test_prices_are_inferred_without_models_file(make_table) -> None:
 
 def test_bare_name_resolves_through_data_dir(toy_path: Path) -> None:
     assert resolve_table("toy", toy_path.parent) == toy_path
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(TableError):
         resolve_table("no_such_table", toy_path.parent)
 
 

@@ -24,11 +24,11 @@ def test_every_policy_runs_on_the_same_stream(ctx: Context) -> None:
     assert len(run.order) == steps and sorted(run.order) == list(range(steps))
     assert not run.is_test[: int((~ctx.table.is_test).sum())].any()  # train first
     env = ctx.env
-    for name in ("uniscale", "routing-only", "tts-only"):
+    for name in ("uniscale", "routing-only", "tts-only", "trained-router", "paretobandit"):
         arms = run.traces[name].arm
         assert env.allowed[run.order, arms].all()  # only arms the prompt can serve
     assert (env.arm_n[run.traces["routing-only"].arm] == 1).all()
-    fixed_model = env.arm_model[run.fixed_arm["all"]]
+    fixed_model = env.arm_model[run.fixed_arm["train"]]
     assert (env.arm_model[run.traces["tts-only"].arm] == fixed_model).all()
 
 
@@ -46,9 +46,10 @@ def test_json_has_the_documented_fields(ctx: Context) -> None:
     out = run_bench(ctx, us.Tradeoff(0.01), [0], policies=("uniscale", "random")).to_json()
     assert {"table", "objective", "seeds", "policies", "gap_closed"} <= set(out)
     assert out["objective"] == {"kind": "tradeoff", "willingness_to_pay": 0.01}
-    assert set(out["policies"]) == {"uniscale", "random", "best-fixed", "oracle"}
+    assert set(out["policies"]) == {"uniscale", "random", "best-fixed", "best-fixed-hindsight",
+                                    "oracle"}
     keys = {"quality", "cost", "reward", "test_quality", "test_cost", "test_reward",
-            "reward_std"}
+            "reward_std", "ci95"}
     assert all(keys <= set(v) for v in out["policies"].values())
 
 

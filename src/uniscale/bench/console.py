@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -29,39 +31,47 @@ def say(text: str = "") -> None:
 
 
 @contextmanager
-def progress_bar(total: int, label: str, *, enabled: bool = True) -> Iterator[Any]:
-    """A progress bar over ``total`` learner steps; yields ``advance(k)``.
+def progress_bar(total: int, label: str, *, enabled: bool = True, every: float = 5.0
+                 ) -> Iterator[Any]:
+    """Progress over ``total`` learner steps; yields ``advance(k)``.
 
-    Uses rich when installed and the output is a terminal, else a plain line on stderr.
+    A rich bar when the error stream is a terminal and rich is installed; otherwise a
+    plain line on stderr every ``every`` seconds (logs and CI show that the run moves).
     """
     if not enabled or total <= 0:
         yield lambda k: None
         return
-    try:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-    except ImportError:
-        Progress = None  # type: ignore[assignment,misc]
-    if Progress is not None:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), transient=True) as bar:
-            task = bar.add_task(label, total=total)
-            yield lambda k: bar.advance(task, k)
-        return
-    done = [0]
+    if sys.stderr.isatty():
+        try:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+        except ImportError:
+            pass
+        else:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), transient=True) as bar:
+                task = bar.add_task(label, total=total)
+                yield lambda k: bar.advance(task, k)
+            return
+    started = time.monotonic()
+    state = {"done": 0, "last": started}
 
     def advance(k: int) -> None:
-        done[0] += k
-        sys.stderr.write(f"\r{label}: {done[0]}/{total}")
-        sys.stderr.flush()
+        state["done"] += k
+        now = time.monotonic()
+        if now - state["last"] >= every or state["done"] >= total:
+            state["last"] = now
+            done = min(state["done"], total)
+            sys.stderr.write(f"{label}: {done}/{total} steps ({100 * done / total:.0f}%), "
+                             f"{now - started:.0f}s\n")
+            sys.stderr.flush()
 
     yield advance
-    sys.stderr.write("\n")
 
 
 def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -89,17 +99,32 @@ def _usd(value: float) -> str:
     return f"{value:.2e}" if 0 < abs(value) < 1e-3 else f"{value:.4f}"
 
 
+LABELS = {"best-fixed": "best-fixed (train)",
+          "best-fixed-hindsight": "best-fixed (test hindsight)"}
+"""Console labels of policies whose name alone could mislead."""
+
+
+def _pm(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"±{value:.4f}"
+
+
 def print_summary(title: str, summary: Mapping[str, PolicySummary],
-                  gap: Mapping[str, float]) -> None:
-    """The side-by-side table of policies."""
-    header = ["policy", "quality", "cost $", "reward", "test quality", "test cost $",
-              "test reward", "± seeds", "gap closed"]
+                  gap: Mapping[str, float], gap_trained: Mapping[str, float] | None = None
+                  ) -> None:
+    """The side-by-side table of policies (test part), intervals and paired differences."""
+    header = ["policy (test part)", "quality", "cost $", "reward", "±95%", "Δ uniscale",
+              "±95% Δ", "vs uniscale", "gap→oracle", "gap→trained"]
     rows = []
+    trained = gap_trained or {}
     for name, s in summary.items():
-        g = gap.get(name, float("nan"))
-        rows.append([name, f"{s.quality:.3f}", _usd(s.cost), f"{s.reward:.4f}",
-                     f"{s.test_quality:.3f}", _usd(s.test_cost), f"{s.test_reward:.4f}",
-                     f"{s.reward_std:.4f}", "" if g != g else f"{g:+.2f}"])
+        g, gt = gap.get(name, float("nan")), trained.get(name, float("nan"))
+        paired = s.paired
+        rows.append([LABELS.get(name, name), f"{s.test_quality:.3f}", _usd(s.test_cost),
+                     f"{s.test_reward:.4f}", _pm(s.ci95.half_width),
+                     "" if paired is None else f"{paired.mean:+.4f}",
+                     "" if paired is None else _pm(paired.half_width),
+                     "" if paired is None else s.verdict().split(" ")[0],
+                     "" if g != g else f"{g:+.2f}", "" if gt != gt else f"{gt:+.2f}"])
     _table(title, header, rows)
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..objective import Objective
 from .env import ReplayEnv
-from .runner import SeedRun, Trace
+from .hindsight import HINDSIGHT_TEST, Trace
+from .runner import SeedRun
 from .scenarios import Scenario, adaptation
+from .stats import Interval, mean_interval, paired_difference
 
 __all__ = [
     "PolicySummary",
@@ -37,6 +39,9 @@ class PolicySummary:
         test_reward: Mean reward over the test part.
         reward_std: Standard deviation over seeds of the test reward.
         reward_std_all: Standard deviation over seeds of the whole-stream reward.
+        ci95: 95% interval of the test reward over seeds.
+        paired: This policy's test reward minus ``uniscale``'s, seed by seed, with its
+            95% interval (None without ``uniscale``).
     """
 
     quality: float
@@ -47,10 +52,24 @@ class PolicySummary:
     test_reward: float
     reward_std: float
     reward_std_all: float
+    ci95: Interval = field(default_factory=lambda: Interval(float("nan"), float("nan")))
+    paired: Interval | None = None
 
-    def as_dict(self) -> dict[str, float]:
+    def verdict(self) -> str:
+        """``"tie"``, ``"ahead of uniscale"`` or ``"behind uniscale"`` (paired, 95%)."""
+        if self.paired is None or not self.paired.excludes_zero():
+            return "tie"
+        return "ahead of uniscale" if self.paired.mean > 0 else "behind uniscale"
+
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready figures."""
-        return {k: float(v) for k, v in self.__dict__.items()}
+        out: dict[str, Any] = {k: float(v) for k, v in self.__dict__.items()
+                               if isinstance(v, (int, float))}
+        out["ci95"] = self.ci95.as_list()
+        if self.paired is not None:
+            out["paired_diff"] = {"vs": "uniscale", "mean": self.paired.mean,
+                                  "ci95": self.paired.as_list(), "verdict": self.verdict()}
+        return out
 
 
 def _figures(trace: Trace, lam: np.ndarray, mask: np.ndarray) -> tuple[float, float, float]:
@@ -62,52 +81,68 @@ def _figures(trace: Trace, lam: np.ndarray, mask: np.ndarray) -> tuple[float, fl
 
 def summarize(runs: Sequence[SeedRun], policies: Sequence[str],
               steps: np.ndarray | None = None) -> dict[str, PolicySummary]:
-    """Mean figures per policy over seeds.
+    """Mean figures per policy over seeds, intervals and paired differences.
 
     Args:
         runs: One run per seed.
-        policies: Policies to summarise.
+        policies: Policies to summarise (with ``best-fixed``, its test-hindsight twin
+            ``best-fixed-hindsight`` is summarised too); policies a run lacks are skipped.
         steps: Optional boolean mask of the steps to count (a phase); default all.
 
     Returns:
         Summary per policy.
     """
-    out: dict[str, PolicySummary] = {}
-    for name in policies:
+    names = list(policies)
+    if "best-fixed" in names and HINDSIGHT_TEST not in names:
+        names.insert(names.index("best-fixed") + 1, HINDSIGHT_TEST)
+    figures: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name in names:
+        if not all(name in run.traces for run in runs):
+            continue
         whole, test = [], []
         for run in runs:
             mask = np.ones(len(run.order), dtype=bool) if steps is None else steps
             whole.append(_figures(run.traces[name], run.lam, mask))
-            tname = "best-fixed:test" if name == "best-fixed" else name
-            test.append(_figures(run.traces[tname], run.lam, mask & run.is_test))
-        w, t = np.array(whole), np.array(test)
+            test.append(_figures(run.traces[name], run.lam, mask & run.is_test))
+        figures[name] = (np.array(whole), np.array(test))
+    ref = figures["uniscale"][1][:, 2] if "uniscale" in figures else None
+    out: dict[str, PolicySummary] = {}
+    for name, (w, t) in figures.items():
         out[name] = PolicySummary(
             quality=float(np.mean(w[:, 0])), cost=float(np.mean(w[:, 1])),
             reward=float(np.mean(w[:, 2])), test_quality=float(np.mean(t[:, 0])),
             test_cost=float(np.mean(t[:, 1])), test_reward=float(np.mean(t[:, 2])),
             reward_std=float(np.std(t[:, 2])), reward_std_all=float(np.std(w[:, 2])),
+            ci95=mean_interval(t[:, 2]),
+            paired=None if ref is None or name == "uniscale" else
+            paired_difference(t[:, 2], ref),
         )
     return out
 
 
-def gap_closed(summary: Mapping[str, PolicySummary], *, test: bool = True
-               ) -> dict[str, float]:
-    """(R − R_best-fixed) / (R_oracle − R_best-fixed) of every policy.
+def gap_closed(summary: Mapping[str, PolicySummary], *, test: bool = True,
+               top: str = "oracle") -> dict[str, float]:
+    """(R − R_best-fixed) / (R_top − R_best-fixed) of every policy.
 
     Args:
-        summary: Output of :func:`summarize` (must hold ``best-fixed`` and ``oracle``).
+        summary: Output of :func:`summarize` (must hold ``best-fixed`` and ``top``).
         test: Use the test-part rewards (else the whole stream's).
+        top: The ceiling: ``"oracle"`` (unreachable) or ``"trained-router"``.
+
+    Returns:
+        Gap closed per policy (NaN when ``top`` is not above ``best-fixed``); empty when
+        a needed policy is missing.
     """
-    if "best-fixed" not in summary or "oracle" not in summary:
+    if "best-fixed" not in summary or top not in summary:
         return {}
 
     def reward(name: str) -> float:
         s = summary[name]
         return s.test_reward if test else s.reward
 
-    base, top = reward("best-fixed"), reward("oracle")
-    span = top - base
-    return {name: (float((reward(name) - base) / span) if abs(span) > 1e-12 else float("nan"))
+    base, ceiling = reward("best-fixed"), reward(top)
+    span = ceiling - base
+    return {name: (float((reward(name) - base) / span) if span > 1e-12 else float("nan"))
             for name in summary}
 
 

@@ -15,6 +15,8 @@ _STYLE = {
     "routing-only": ("tab:blue", "s", "--"),
     "tts-only": ("tab:green", "^", "--"),
     "best-fixed": ("black", "D", ":"),
+    "trained-router": ("tab:brown", "P", "-."),
+    "paretobandit": ("tab:olive", "v", "-."),
     "random": ("tab:gray", "x", ":"),
     "oracle": ("tab:purple", "*", ":"),
 }
@@ -60,23 +62,47 @@ def _frontier(ax: Any, sweep: Mapping[str, Any], title: str) -> None:
     ax.grid(True, which="both", alpha=0.25)
 
 
-def plot_frontiers(sweeps: Sequence[tuple[str, Mapping[str, Any]]], path: str | Path) -> Path:
-    """Draw one frontier panel per table: policies across willingness to pay vs fixed arms.
+def _budget_panel(ax: Any, budget: Mapping[str, Any]) -> None:
+    """Running mean cost per request of each policy against the budget's target line."""
+    for name, values in budget["series"].items():
+        values = np.asarray(values, dtype=float)
+        running = np.cumsum(values) / np.arange(1, len(values) + 1)
+        color, _, line = _STYLE.get(name, ("tab:orange", "o", "-"))
+        ax.plot(np.arange(1, len(values) + 1), running, color=color, ls=line,
+                lw=2.2 if name == "uniscale" else 1.4, label=name)
+    ax.axhline(budget["target"], color="black", lw=1.2, ls="--",
+               label=f"target {budget['target']:.3g} USD")
+    ax.set_yscale("log")
+    ax.set_xlabel("request (test part)")
+    ax.set_ylabel("running mean cost per request (USD)")
+    ax.set_title(budget.get("title", "Budget"), fontsize=10)
+    ax.grid(True, which="both", alpha=0.25)
+
+
+def plot_frontiers(sweeps: Sequence[tuple[str, Mapping[str, Any]]], path: str | Path, *,
+                   budget: Mapping[str, Any] | None = None) -> Path:
+    """Draw one frontier panel per table (policies across W vs the fixed arms) and,
+    optionally, a ``Budget`` panel (running mean cost against the target line).
 
     Args:
         sweeps: ``(title, sweep)`` pairs; each sweep as returned by
-            :func:`uniscale.bench.report.run_sweep`.
+            :func:`uniscale.bench.report.run_sweep` (every W of it is drawn).
         path: Image file to write.
+        budget: ``{"title", "target", "series": {policy: per-request cost}}``.
 
     Returns:
         The path written.
     """
     plt = _pyplot()
-    n = len(sweeps)
-    fig, axes = plt.subplots(1, n, figsize=(5.4 * n, 4.3), squeeze=False)
-    for ax, (title, sweep) in zip(axes[0], sweeps, strict=True):
+    n = len(sweeps) + (budget is not None)
+    fig, axes = plt.subplots(1, n, figsize=(5.4 * n, 4.5), squeeze=False)
+    for ax, (title, sweep) in zip(axes[0], sweeps, strict=False):
         _frontier(ax, sweep, title)
-    axes[0][0].legend(fontsize=7, loc="upper left", framealpha=0.85)
+        ax.legend(fontsize=7, loc="lower right", framealpha=0.85)
+    if budget is not None:
+        ax = axes[0][-1]
+        _budget_panel(ax, budget)
+        ax.legend(fontsize=7, loc="upper right", framealpha=0.85)
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out, dpi=120)

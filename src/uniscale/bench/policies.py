@@ -1,9 +1,9 @@
 """Policies compared by the benchmark.
 
-Learning policies are :class:`~uniscale.Router` instances restricted to some arms
-(``uniscale``: every arm; ``routing-only``: ``n = 1`` arms; ``tts-only``: the arms of the
-best fixed arm's model). Hindsight policies (``best-fixed``, ``random``, ``oracle``) are
-computed from the expected outcome of every arm on every prompt.
+Learning policies are :class:`~uniscale.Router` instances restricted to some arms (see
+:func:`policy_mask`); peers are other routers on the same stream (``trained-router``,
+``paretobandit``). Hindsight policies (``best-fixed``, ``random``, ``oracle``) are computed
+from the expected outcome of every arm on every prompt.
 """
 
 from __future__ import annotations
@@ -13,23 +13,62 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .env import ReplayEnv
+
 __all__ = [
     "ALL_POLICIES",
     "HINDSIGHT",
     "LEARNERS",
+    "PEERS",
     "RouterSettings",
     "budget_lambda",
     "fixed_policies",
     "oracle_choice",
+    "policy_mask",
 ]
 
 LEARNERS = ("uniscale", "routing-only", "tts-only")
 """Policies that learn online through a :class:`~uniscale.Router`."""
 
-HINDSIGHT = ("best-fixed", "random", "oracle")
-"""Policies computed from the expected outcomes."""
+PEERS = ("trained-router", "paretobandit")
+"""Other routers run on the same stream: a trained (offline) router and ParetoBandit."""
 
-ALL_POLICIES = LEARNERS + HINDSIGHT
+HINDSIGHT = ("best-fixed", "random", "oracle")
+"""Policies computed from the expected outcomes (best-fixed is chosen on train)."""
+
+ALL_POLICIES = LEARNERS + PEERS + HINDSIGHT
+
+
+def policy_mask(env: ReplayEnv, name: str, best: int, ranking: np.ndarray) -> np.ndarray:
+    """Arms a learning policy may use, given the train-chosen best arm.
+
+    * ``uniscale``: every arm.
+    * ``routing-only``: one arm per model, at ``n = 1`` with the best arm's strategy (a
+      model without that strategy contributes its own train-best ``n = 1`` arm).
+    * ``tts-only``: every strategy and ``n`` of the best arm's model.
+
+    Args:
+        env: The environment.
+        name: A policy of :data:`LEARNERS`.
+        best: The train-chosen best fixed arm.
+        ranking: Arms by train reward, best first.
+    """
+    if name == "uniscale":
+        return np.ones(env.n_arms, dtype=bool)
+    if name == "tts-only":
+        return np.asarray(env.arm_model == env.arm_model[best])
+    if name == "routing-only":
+        strategy = env.table.pairs[int(env.arm_pair[best])][1]
+        arm_strategy = np.array([env.table.pairs[g][1] for g in env.arm_pair], dtype=object)
+        single = env.arm_n == 1
+        mask = single & (arm_strategy == strategy)
+        for model in env.table.models:
+            if not (mask & (env.arm_model == model)).any():
+                own = [a for a in ranking if single[a] and env.arm_model[a] == model]
+                if own:
+                    mask[own[0]] = True
+        return np.asarray(mask)
+    raise ValueError(f"{name!r} is not a learning policy")
 
 
 @dataclass(frozen=True)

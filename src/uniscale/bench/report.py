@@ -36,12 +36,15 @@ class BenchResult:
         objective: The objective.
         seeds: Seeds run.
         policies: Summary per policy.
-        gap_closed: Gap closed on the test part per policy.
-        fixed_arm: Key of the best fixed arm for the whole stream and the test part.
+        gap_closed: Gap closed on the test part per policy (oracle as the ceiling).
+        fixed_arm: Key of the best fixed arm chosen on train (``"train"``) and of the
+            arm that would have been best on the test part (``"test"``, hindsight).
         scenario: The scenario.
         phases: Per phase, a summary per policy (scenarios only).
         adaptation: Per phase change, requests the router took to settle.
         runs: The raw seed runs.
+        gap_closed_trained: Gap closed with the trained router as the ceiling.
+        warm_start: Whether the learners were warm-started on the train split.
     """
 
     table: str
@@ -54,6 +57,8 @@ class BenchResult:
     phases: tuple[dict[str, PolicySummary], ...] = ()
     adaptation: tuple[dict[str, Any], ...] = ()
     runs: tuple[SeedRun, ...] = ()
+    gap_closed_trained: dict[str, float] = field(default_factory=dict)
+    warm_start: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready figures."""
@@ -61,9 +66,12 @@ class BenchResult:
             "table": self.table,
             "objective": objective_json(self.objective),
             "seeds": list(self.seeds),
+            "warm_start": self.warm_start,
             "policies": {k: v.as_dict() for k, v in self.policies.items()},
             "gap_closed": self.gap_closed,
-            "best_fixed_arm": self.fixed_arm,
+            "gap_closed_vs_trained_router": self.gap_closed_trained,
+            "best_fixed_arm": {"train": self.fixed_arm["train"],
+                               "test_hindsight": self.fixed_arm["test"]},
         }
         if self.scenario.name != "static":
             out["scenario"] = {
@@ -90,8 +98,8 @@ def objective_json(objective: Objective) -> dict[str, Any]:
 def run_bench(ctx: Context, objective: Objective, seeds: Sequence[int], *,
               policies: Sequence[str] = ALL_POLICIES,
               settings: RouterSettings | Mapping[str, RouterSettings] | None = None,
-              scenario: str | Scenario = "static", progress: Progress | None = None
-              ) -> BenchResult:
+              scenario: str | Scenario = "static", progress: Progress | None = None,
+              warm_start: bool = False) -> BenchResult:
     """Run every policy for every seed and summarise.
 
     Args:
@@ -102,6 +110,8 @@ def run_bench(ctx: Context, objective: Objective, seeds: Sequence[int], *,
         settings: Learner hyperparameters.
         scenario: A scenario name or value.
         progress: Called with learner steps done.
+        warm_start: Warm-start every learner and peer on the train split (an offline
+            eval set through every arm) and stream the test part only.
 
     Returns:
         The result.
@@ -113,11 +123,11 @@ def run_bench(ctx: Context, objective: Objective, seeds: Sequence[int], *,
             lam = 1.0 / max(objective.per_request, 1e-12)
         scenario = build_scenario(scenario, ctx.env, ctx.expected, lam)
     runs = tuple(run_seed(ctx, objective, s, policies=needed, settings=settings,
-                          scenario=scenario, progress=progress) for s in seeds)
+                          scenario=scenario, progress=progress, warm_start=warm_start)
+                 for s in seeds)
     summary = summarize(runs, needed)
-    shown = {k: summary[k] for k in needed if k in policies or k in ("best-fixed", "oracle")}
     env = ctx.env
-    fixed = {part: env.arms[runs[0].fixed_arm[part]].key for part in ("all", "test")}
+    fixed = {part: env.arms[runs[0].fixed_arm[part]].key for part in ("train", "test")}
     phases: tuple[dict[str, PolicySummary], ...] = ()
     adapt: tuple[dict[str, Any], ...] = ()
     if scenario.name != "static":
@@ -125,8 +135,9 @@ def run_bench(ctx: Context, objective: Objective, seeds: Sequence[int], *,
         phases = tuple(summarize(runs, needed, mask) for mask in phase_masks(scenario, steps))
         adapt = tuple(adaptation_table(runs, scenario, env, objective,
                                        [p for p in needed if p in LEARNERS]))
-    return BenchResult(ctx.table.name, objective, tuple(seeds), shown, gap_closed(shown),
-                       fixed, scenario, phases, adapt, runs)
+    return BenchResult(ctx.table.name, objective, tuple(seeds), summary, gap_closed(summary),
+                       fixed, scenario, phases, adapt, runs,
+                       gap_closed(summary, top="trained-router"), warm_start)
 
 
 def fixed_points(ctx: Context, part: str = "test") -> list[dict[str, Any]]:
@@ -191,12 +202,13 @@ def tradeoff_points(ctx: Context) -> dict[str, Any]:
 def run_sweep(ctx: Context, wtps: Sequence[float], seeds: Sequence[int], *,
               policies: Sequence[str] = ALL_POLICIES,
               settings: RouterSettings | Mapping[str, RouterSettings] | None = None,
-              progress: Progress | None = None) -> dict[str, Any]:
+              progress: Progress | None = None, warm_start: bool = False) -> dict[str, Any]:
     """Each policy's test-part (cost, quality) across willingness-to-pay values.
 
     Returns:
         ``{"wtp": [...], "frontier": {policy: [{"wtp", "cost", "quality", "reward",
-        "quality_gain", "cost_saving"}]}, "fixed_arms": [...], "hull": [...]}``, where
+        "quality_gain", "cost_saving"}]}, "fixed_arms": [...], "hull": [...],
+        "runs": [JSON of each W's run], "results": [BenchResult of each W]}``, where
         ``quality_gain`` is the quality above the fixed arms' hull at equal cost and
         ``cost_saving`` the share of the hull's cost saved at equal quality (NaN when
         the point lies outside the hull's range).
@@ -207,8 +219,8 @@ def run_sweep(ctx: Context, wtps: Sequence[float], seeds: Sequence[int], *,
     results = []
     for w in wtps:
         res = run_bench(ctx, Tradeoff(float(w)), seeds, policies=policies, settings=settings,
-                        progress=progress)
-        results.append(res.to_json())
+                        progress=progress, warm_start=warm_start)
+        results.append(res)
         for name in policies:
             s = res.policies[name]
             equal_cost = hull_cost_at(hull, s.test_quality)
@@ -220,7 +232,7 @@ def run_sweep(ctx: Context, wtps: Sequence[float], seeds: Sequence[int], *,
                 else float("nan"),
             })
     return {"wtp": [float(w) for w in wtps], "frontier": frontier, "fixed_arms": fixed,
-            "hull": hull.tolist(), "runs": results}
+            "hull": hull.tolist(), "runs": [r.to_json() for r in results], "results": results}
 
 
 TUNE_GRID = (

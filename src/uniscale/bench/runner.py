@@ -14,40 +14,23 @@ from typing import Any
 import numpy as np
 
 from ..cost import Price
+from ..errors import ConfigurationError
 from ..features import HashingFeaturizer
-from ..objective import Budget, Objective, Tradeoff
+from ..objective import Budget, Objective
 from ..router import Router
 from ..types import as_messages
 from .env import DEFAULT_N_GRID, PROMPT_OPTION, Expected, ReplayEnv, replay_backends
-from .policies import (
-    ALL_POLICIES,
-    LEARNERS,
-    RouterSettings,
-    budget_lambda,
-    fixed_policies,
-    oracle_choice,
-)
+from .evalset import EvalSet, outcome_records, run_eval_set
+from .hindsight import Trace, conditions, cost_weight, hindsight
+from .peers import PEER_NAME, run_paretobandit
+from .policies import ALL_POLICIES, LEARNERS, RouterSettings, policy_mask
 from .scenarios import Phase, Scenario
 from .table import Table
+from .trained import fit_trained_router
 
 __all__ = ["Context", "SeedRun", "Trace", "cost_weight", "run_seed"]
 
 Progress = Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class Trace:
-    """What one policy did at every step of a stream.
-
-    Attributes:
-        arm: ``(T,)`` arm index per step (``-1``: a mixture, for ``random``).
-        quality: ``(T,)`` score of the answer (expected, for hindsight policies).
-        cost: ``(T,)`` USD spent.
-    """
-
-    arm: np.ndarray
-    quality: np.ndarray
-    cost: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -59,9 +42,12 @@ class SeedRun:
         order: ``(T,)`` prompt index served at each step.
         is_test: ``(T,)`` True where the prompt belongs to the test split.
         lam: ``(T,)`` cost weight used to score rewards at each step.
-        traces: Trace per policy name (``"best-fixed:test"``: the fixed arm best on the
-            test part, used for the test figures of ``best-fixed``).
-        fixed_arm: Arm index of ``best-fixed`` for the whole stream and for the test part.
+        traces: Trace per policy name (``"best-fixed-hindsight"``: the fixed arm best on
+            the test part, a labelled reference).
+        fixed_arm: Arm index of ``best-fixed`` (chosen on train) and of the fixed arm
+            best on the test part (``{"train": ..., "test": ...}``).
+        warm_start: Whether the learners were warm-started on the train split (the
+            stream is then the test part only).
     """
 
     seed: int
@@ -70,6 +56,7 @@ class SeedRun:
     lam: np.ndarray
     traces: Mapping[str, Trace]
     fixed_arm: Mapping[str, int]
+    warm_start: bool = False
 
 
 class Context:
@@ -103,22 +90,6 @@ class Context:
                 [fz.transform(as_messages(str(p))) for p in self.table.prompts])
         return self._features[dim]
 
-    def policy_mask(self, name: str, fixed_model: str) -> np.ndarray:
-        """Arms a learning policy may use."""
-        env = self.env
-        if name == "uniscale":
-            return np.ones(env.n_arms, dtype=bool)
-        if name == "routing-only":
-            return env.arm_n == 1
-        if name == "tts-only":
-            return env.arm_model == fixed_model
-        raise ValueError(f"{name!r} is not a learning policy")
-
-
-def cost_weight(objective: Objective) -> float:
-    """λ used to score rewards: ``1/W`` for a trade-off, 0 for a budget (reward = quality)."""
-    return 1.0 / objective.willingness_to_pay if isinstance(objective, Tradeoff) else 0.0
-
 
 def _stream(ctx: Context, scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
     is_test = ctx.table.is_test
@@ -134,79 +105,16 @@ def _stream(ctx: Context, scenario: Scenario, rng: np.random.Generator) -> np.nd
     return np.lexsort((rng.random(len(group)), group))
 
 
-def _conditions(ctx: Context, scenario: Scenario, steps: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per step: phase index, price scale of every arm, visibility of every arm."""
-    env = ctx.env
-    phase = scenario.phase_at(steps)
-    scale = np.ones((len(scenario.phases), env.n_arms))
-    visible = np.ones((len(scenario.phases), env.n_arms), dtype=bool)
-    for i, ph in enumerate(scenario.phases):
-        for model, factor in ph.price_scale.items():
-            scale[i, env.arm_model == model] = factor
-        for model in ph.hidden_models:
-            visible[i, env.arm_model == model] = False
-    return phase, scale[phase], visible[phase]
-
-
-def _hindsight(ctx: Context, objective: Objective, scenario: Scenario, order: np.ndarray,
-               is_test: np.ndarray, policies: Sequence[str]
-               ) -> tuple[dict[str, Trace], dict[str, int], np.ndarray]:
-    steps = len(order)
-    phase, scale, visible = _conditions(ctx, scenario, steps)
-    Q = ctx.expected.quality[order]
-    C = ctx.expected.cost[order] * scale
-    allowed = ctx.env.allowed[order] & visible
-    lam_report = np.full(steps, cost_weight(objective))
-    lam_oracle = lam_report.copy()
-    budget = None
-    if isinstance(objective, Budget):
-        targets = np.array([objective.per_request * ph.budget_scale
-                            for ph in scenario.phases])[phase]
-        budget = float(targets.mean())
-        for i in range(len(scenario.phases)):
-            sel = phase == i
-            if sel.any():
-                lam_oracle[sel] = budget_lambda(Q[sel], C[sel], allowed[sel],
-                                                float(targets[sel][0]))
-    rows = np.arange(steps)
-    traces: dict[str, Trace] = {}
-
-    def trace(choice: np.ndarray) -> Trace:
-        return Trace(choice, np.nan_to_num(Q[rows, choice]), np.nan_to_num(C[rows, choice]))
-
-    if "oracle" in policies:
-        traces["oracle"] = trace(oracle_choice(Q - lam_oracle[:, None] * C, allowed))
-    if "random" in policies:
-        n_ok = allowed.sum(1)
-        traces["random"] = Trace(np.full(steps, -1),
-                                 np.where(allowed, np.nan_to_num(Q), 0).sum(1) / n_ok,
-                                 np.where(allowed, np.nan_to_num(C), 0).sum(1) / n_ok)
-    always = np.asarray(visible.all(0), dtype=bool)
-    fixed = fixed_policies(Q, C, allowed, lam_report)
-    best = fixed.best(budget, always)
-    rewards_test = (np.nan_to_num(Q[rows, fixed.choices]) - lam_report
-                    * np.nan_to_num(C[rows, fixed.choices]))[:, is_test]
-    if is_test.any():
-        if budget is None:
-            best_test = int(np.argmax(np.where(always, rewards_test.mean(1), -np.inf)))
-        else:
-            test_fixed = fixed_policies(Q[is_test], C[is_test], allowed[is_test], 0.0)
-            best_test = test_fixed.best(budget, always)
-    else:
-        best_test = best
-    traces["best-fixed"] = trace(fixed.choices[best])
-    traces["best-fixed:test"] = trace(fixed.choices[best_test])
-    return traces, {"all": best, "test": best_test}, lam_report
-
-
 def _learn(ctx: Context, name: str, mask: np.ndarray, objective: Objective,
            scenario: Scenario, order: np.ndarray, seed: int, settings: RouterSettings,
-           progress: Progress | None, fallback: np.ndarray) -> Trace:
+           progress: Progress | None, fallback: np.ndarray, warm: EvalSet | None = None
+           ) -> Trace:
     """One learner over the stream.
 
     Where none of the policy's arms can serve a prompt (a ragged table), the request is
     served by ``fallback[t]`` (the best fixed policy's arm), added to the router then.
+    With ``warm``, the router first learns the eval set's records of its own arms
+    (:meth:`Router.fit`).
     """
     env, table = ctx.env, ctx.table
     X = ctx.features(settings.dim)
@@ -222,6 +130,8 @@ def _learn(ctx: Context, name: str, mask: np.ndarray, objective: Objective,
         hybrid=settings.hybrid,
         prior_output_tokens=settings.prior_output_tokens, seed=seed,
     )
+    if warm is not None:
+        router.fit(outcome_records(warm.where(mask), env, X))
     in_router = np.array([a in router.arms for a in env.arms])
     own = in_router.copy()  # the policy's own arms that exist so far
     arm_scale = np.ones(env.n_arms)
@@ -286,7 +196,8 @@ def _apply_phase(router: Router, ctx: Context, phase: Phase, objective: Objectiv
 def run_seed(ctx: Context, objective: Objective, seed: int, *,
              policies: Sequence[str] = ALL_POLICIES,
              settings: RouterSettings | Mapping[str, RouterSettings] | None = None,
-             scenario: Scenario | None = None, progress: Progress | None = None) -> SeedRun:
+             scenario: Scenario | None = None, progress: Progress | None = None,
+             warm_start: bool = False) -> SeedRun:
     """Run every policy over one seed's stream.
 
     Args:
@@ -297,25 +208,74 @@ def run_seed(ctx: Context, objective: Objective, seed: int, *,
         settings: Hyperparameters of the learning policies (one for all, or per policy).
         scenario: Conditions that change mid-stream (default: none).
         progress: Called with the number of learner steps done since the last call.
+        warm_start: Run the train split through every arm as an offline eval set, warm
+            start every learner and peer on it, and stream the test part only.
 
     Returns:
         The traces.
+
+    Raises:
+        ConfigurationError: For an unknown policy, or a warm start with a scenario.
     """
     per_policy = settings if isinstance(settings, Mapping) else {}
     default = settings if isinstance(settings, RouterSettings) else RouterSettings()
     scenario = scenario or Scenario()
     unknown = set(policies) - set(ALL_POLICIES)
     if unknown:
-        raise ValueError(f"unknown policies {sorted(unknown)}; known: {list(ALL_POLICIES)}")
+        raise ConfigurationError(f"unknown policies {sorted(unknown)}; known: "
+                                 f"{', '.join(ALL_POLICIES)}")
+    if warm_start and scenario.name != "static":
+        raise ConfigurationError("--warm-start runs the static benchmark only; drop "
+                                 f"--scenario {scenario.name} or --warm-start")
+    env, table = ctx.env, ctx.table
     rng = np.random.default_rng(seed)
     order = _stream(ctx, scenario, rng)
-    is_test = ctx.table.is_test[order]
-    traces, fixed_arm, lam = _hindsight(ctx, objective, scenario, order, is_test, policies)
-    fixed_model = str(ctx.env.arm_model[fixed_arm["all"]])
+    if warm_start:
+        order = order[table.is_test[order]]
+    is_test = table.is_test[order]
+    cond = conditions(ctx.expected.quality, ctx.expected.cost, env.allowed, env.arm_model,
+                      scenario, order)
+    train_rows = np.flatnonzero(~table.is_test)
+    if (~is_test).any():
+        train = (cond.quality[~is_test], cond.cost[~is_test], cond.allowed[~is_test])
+    else:
+        train = (ctx.expected.quality[train_rows], ctx.expected.cost[train_rows],
+                 env.allowed[train_rows])
+    traces, fixed_arm, lam, ranking = hindsight(cond, objective, scenario, is_test, train,
+                                                policies)
+    best = fixed_arm["train"]
+    evalset = None
+    if warm_start or "trained-router" in policies:
+        evalset = run_eval_set(env, train_rows, np.random.default_rng([seed, 1]))
+    warm = evalset if warm_start else None
+    X = ctx.features(default.dim)
+    fallback = traces["best-fixed"].arm
     for name in policies:
         if name in LEARNERS:
-            mask = ctx.policy_mask(name, fixed_model)
+            mask = policy_mask(env, name, best, ranking)
             traces[name] = _learn(ctx, name, mask, objective, scenario, order, seed,
-                                  per_policy.get(name, default), progress,
-                                  traces["best-fixed"].arm)
-    return SeedRun(seed, order, is_test, lam, traces, fixed_arm)
+                                  per_policy.get(name, default), progress, fallback, warm)
+    if "trained-router" in policies and evalset is not None:
+        traces["trained-router"] = _trained(ctx, evalset, X, objective, cond, train_rows,
+                                            order, seed)
+    if PEER_NAME in policies and scenario.name == "static":
+        traces[PEER_NAME] = run_paretobandit(env, np.ones(env.n_arms, dtype=bool), objective,
+                                             order, X, seed, evalset=warm, progress=progress,
+                                             fallback=fallback)
+    return SeedRun(seed, order, is_test, lam, traces, fixed_arm, warm_start)
+
+
+def _trained(ctx: Context, evalset: EvalSet, X: np.ndarray, objective: Objective,
+             cond: Any, train_rows: np.ndarray, order: np.ndarray, seed: int) -> Trace:
+    """The trained router's greedy choices along the stream (expected outcomes)."""
+    env = ctx.env
+    model = fit_trained_router(evalset, X, env.n_arms, seed=seed)
+    if isinstance(objective, Budget):
+        lam = model.budget_weight(X[train_rows], env.allowed[train_rows],
+                                  objective.per_request)
+    else:
+        lam = cost_weight(objective)
+    choice = model.choose(X[order], cond.allowed, lam)
+    rows = np.arange(len(order))
+    return Trace(choice, np.nan_to_num(cond.quality[rows, choice]),
+                 np.nan_to_num(cond.cost[rows, choice]))
