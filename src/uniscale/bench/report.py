@@ -22,7 +22,8 @@ from .policies import ALL_POLICIES, LEARNERS, RouterSettings, fixed_policies
 from .runner import Context, SeedRun, cost_weight, run_seed
 from .scenarios import Scenario, build_scenario, phase_masks
 
-__all__ = ["BenchResult", "fixed_points", "run_bench", "run_sweep", "tradeoff_points"]
+__all__ = ["BenchResult", "fixed_points", "frontier", "run_bench", "run_sweep",
+           "tradeoff_points"]
 
 Progress = Callable[[int], None]
 
@@ -213,26 +214,42 @@ def run_sweep(ctx: Context, wtps: Sequence[float], seeds: Sequence[int], *,
         ``cost_saving`` the share of the hull's cost saved at equal quality (NaN when
         the point lies outside the hull's range).
     """
+    results = [run_bench(ctx, Tradeoff(float(w)), seeds, policies=policies, settings=settings,
+                         progress=progress, warm_start=warm_start) for w in wtps]
+    return frontier(ctx, results, policies)
+
+
+def frontier(ctx: Context, results: Sequence[BenchResult], policies: Sequence[str]
+             ) -> dict[str, Any]:
+    """The sweep figures (see :func:`run_sweep`) of runs at several trade-offs.
+
+    Args:
+        ctx: The prepared table.
+        results: One run per willingness to pay (each with a :class:`Tradeoff`).
+        policies: Policies to report (those a run lacks are skipped for it).
+    """
     fixed = fixed_points(ctx, "test")
     hull = convex_hull(np.array([[p["cost"], p["quality"]] for p in fixed]))
-    frontier: dict[str, list[dict[str, float]]] = {p: [] for p in policies}
-    results = []
-    for w in wtps:
-        res = run_bench(ctx, Tradeoff(float(w)), seeds, policies=policies, settings=settings,
-                        progress=progress, warm_start=warm_start)
-        results.append(res)
+    points: dict[str, list[dict[str, float]]] = {p: [] for p in policies}
+    for res in results:
+        assert isinstance(res.objective, Tradeoff)
+        w = res.objective.willingness_to_pay
         for name in policies:
+            if name not in res.policies:
+                continue
             s = res.policies[name]
             equal_cost = hull_cost_at(hull, s.test_quality)
-            frontier[name].append({
+            points[name].append({
                 "wtp": float(w), "cost": s.test_cost, "quality": s.test_quality,
                 "reward": s.test_reward,
                 "quality_gain": s.test_quality - hull_quality_at(hull, s.test_cost),
                 "cost_saving": (1.0 - s.test_cost / equal_cost) if equal_cost > 0
                 else float("nan"),
             })
-    return {"wtp": [float(w) for w in wtps], "frontier": frontier, "fixed_arms": fixed,
-            "hull": hull.tolist(), "runs": [r.to_json() for r in results], "results": results}
+    return {"wtp": [float(r.objective.willingness_to_pay) for r in results
+                    if isinstance(r.objective, Tradeoff)],
+            "frontier": points, "fixed_arms": fixed, "hull": hull.tolist(),
+            "runs": [r.to_json() for r in results], "results": list(results)}
 
 
 TUNE_GRID = (
