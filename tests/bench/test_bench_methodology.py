@@ -167,3 +167,18 @@ def test_summarize_pairs_policies_seed_by_seed() -> None:
     trained = gap_closed(s, top="trained-router")
     assert trained["uniscale"] == pytest.approx((0.6 - 0.45) / (0.7 - 0.45))
     assert trained["trained-router"] == pytest.approx(1.0)
+
+
+def test_warm_start_learns_the_train_split_then_streams_the_test_part(disagree: Context
+                                                                      ) -> None:
+    env = disagree.env
+    run = run_seed(disagree, us.Tradeoff(100.0), seed=0, warm_start=True,
+                   policies=("uniscale", "routing-only", "tts-only", "paretobandit",
+                             "best-fixed"))
+    assert run.warm_start and run.is_test.all()
+    assert sorted(run.order) == sorted(np.flatnonzero(disagree.table.is_test))
+    # before any test feedback, every learner acts on what the eval set taught it
+    for name in ("uniscale", "routing-only", "tts-only", "paretobandit"):
+        first = env.arms[run.traces[name].arm[0]]
+        assert (first.model, first.strategy.variant) == ("small", "plain"), name
+    assert env.arms[run.fixed_arm["train"]].key == "small/sc:plain/1"

@@ -114,7 +114,7 @@ def _table(spec: DemoTable, shipped: Path, args: argparse.Namespace
             budget = (run_bench(ctx, Budget(per_request=target), seeds,
                                 policies=_available(BUDGET_POLICIES), progress=advance,
                                 warm_start=True), target)
-    results.sort(key=lambda r: r.objective.willingness_to_pay)  # type: ignore[attr-defined]
+    results.sort(key=lambda r: getattr(r.objective, "willingness_to_pay", 0.0))
     sweep = frontier(ctx, results, policies)
     print_result(main, Tradeoff(wtp), f"{spec.name} — W = {wtp:.4g} USD, {len(seeds)} "
                  "seed(s), warm start")
