@@ -15,8 +15,8 @@ Records (``type`` names the kind):
 - ``feedback``: ``time, id, score, cost`` (``cost`` null when not given).
 - ``cost``: ``time, id, cost`` — the USD a served decision really used.
 
-One file belongs to one process; replicas log to files of their own (or to a callable
-that ships records elsewhere).
+One file belongs to one process; replicas log to files of their own, or all to one
+Redis stream (:class:`~uniscale.logredis.RedisStreamLog`, read by the same reader).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ import numpy as np
 from .errors import ConfigurationError
 from .results import Decision
 
-__all__ = ["DecisionLog", "DecisionSink", "decision_record", "open_log", "rotated_files"]
+__all__ = ["DecisionLog", "DecisionSink", "RecordSink", "decision_record", "open_log",
+           "rotated_files"]
 
 Record = dict[str, Any]
 LogTarget = str | os.PathLike[str] | Callable[[Record], Any]
@@ -46,8 +47,9 @@ class DecisionSink(Protocol):
     """Where a router reports what it decided and learned (the seam of ``log=``)."""
 
     def decision(self, decision: Decision, features: np.ndarray,
-                 context: Mapping[str, Any] | None) -> None:
-        """A decision was made on ``features`` (the featurizer's vector)."""
+                 context: Mapping[str, Any] | None, exploration: str = "ucb") -> None:
+        """A decision was made on ``features`` (the featurizer's vector) by a router
+        exploring with ``exploration``."""
 
     def feedback(self, decision_id: str, score: float, cost: float | None) -> None:
         """Feedback was learned for ``decision_id``."""
@@ -104,7 +106,45 @@ def rotated_files(path: str | os.PathLike[str]) -> list[Path]:
     return files
 
 
-class DecisionLog:
+class RecordSink:
+    """A :class:`DecisionSink` that turns every event into a record for :meth:`write`.
+
+    Args:
+        log_features: Write each decision's feature vector (needed to warm start a
+            router from the log with :meth:`Router.fit`); otherwise only a digest.
+        clock: Wall-clock function (seconds since the epoch).
+    """
+
+    def __init__(self, *, log_features: bool = False,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.log_features = bool(log_features)
+        self.clock = clock
+
+    def decision(self, decision: Decision, features: np.ndarray,
+                 context: Mapping[str, Any] | None, exploration: str = "ucb") -> None:
+        """Log a decision."""
+        self.write(decision_record(decision, features, context,
+                                   log_features=self.log_features,
+                                   exploration=exploration, now=self.clock()))
+
+    def feedback(self, decision_id: str, score: float, cost: float | None) -> None:
+        """Log a feedback."""
+        self.write({"type": "feedback", "time": self.clock(), "id": decision_id,
+                    "score": score, "cost": cost})
+
+    def cost(self, decision_id: str, cost: float) -> None:
+        """Log an observed cost."""
+        self.write({"type": "cost", "time": self.clock(), "id": decision_id, "cost": cost})
+
+    def close(self) -> None:
+        """Release what the sink holds (nothing here)."""
+
+    def write(self, record: Record) -> None:
+        """Store one record."""
+        raise NotImplementedError
+
+
+class DecisionLog(RecordSink):
     """Appends decision, feedback and cost records as JSON lines.
 
     Args:
@@ -113,19 +153,15 @@ class DecisionLog:
         log_features: Write each decision's feature vector (needed to warm start a
             router from the log with :meth:`Router.fit`); otherwise only a digest.
         max_bytes: Rotate the file once it grows past this size (0: never).
-        exploration: Name of the router's exploration, written with each decision.
         clock: Wall-clock function (seconds since the epoch).
     """
 
     def __init__(self, target: LogTarget, *, log_features: bool = False,
-                 max_bytes: int = 64 * 2**20, exploration: str = "ucb",
-                 clock: Callable[[], float] = time.time) -> None:
+                 max_bytes: int = 64 * 2**20, clock: Callable[[], float] = time.time) -> None:
         if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
             raise ConfigurationError(f"max_bytes must be a whole number >= 0, got {max_bytes!r}")
-        self.log_features = bool(log_features)
+        super().__init__(log_features=log_features, clock=clock)
         self.max_bytes = max_bytes
-        self.exploration = exploration
-        self.clock = clock
         self._lock = threading.Lock()
         self._fn: Callable[[Record], Any] | None = None
         self.path: Path | None = None
@@ -140,23 +176,6 @@ class DecisionLog:
             raise ConfigurationError(
                 f"log= must be a file path or a callable taking a dict, got "
                 f"{type(target).__name__}")
-
-    # -- DecisionSink ------------------------------------------------------------------
-    def decision(self, decision: Decision, features: np.ndarray,
-                 context: Mapping[str, Any] | None) -> None:
-        """Log a decision."""
-        self.write(decision_record(decision, features, context,
-                                   log_features=self.log_features,
-                                   exploration=self.exploration, now=self.clock()))
-
-    def feedback(self, decision_id: str, score: float, cost: float | None) -> None:
-        """Log a feedback."""
-        self.write({"type": "feedback", "time": self.clock(), "id": decision_id,
-                    "score": score, "cost": cost})
-
-    def cost(self, decision_id: str, cost: float) -> None:
-        """Log an observed cost."""
-        self.write({"type": "cost", "time": self.clock(), "id": decision_id, "cost": cost})
 
     def close(self) -> None:
         """Close the file (records written afterwards raise)."""
@@ -190,11 +209,11 @@ class DecisionLog:
         self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
 
 
-def open_log(log: LogTarget | DecisionSink | None, *, log_features: bool = False,
-             exploration: str = "ucb") -> DecisionSink | None:
+def open_log(log: LogTarget | DecisionSink | None, *, log_features: bool = False
+             ) -> DecisionSink | None:
     """The sink of a router's ``log=`` setting (None: no logging)."""
     if log is None:
         return None
     if isinstance(log, DecisionSink):
         return log
-    return DecisionLog(log, log_features=log_features, exploration=exploration)
+    return DecisionLog(log, log_features=log_features)

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from .errors import LogFileError
 from .fit import Outcome
 from .log import Record, rotated_files
 
-__all__ = ["LoggedCandidates", "LoggedDecision", "read_events", "read_log"]
+__all__ = ["EventSource", "LoggedCandidates", "LoggedDecision", "read_events", "read_log"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,12 +111,29 @@ def _lines(path: Path, last: bool) -> Iterator[tuple[int, Record]]:
         yield i, rec
 
 
-def read_events(path: str | os.PathLike[str]) -> Iterator[Record]:
+class EventSource(Protocol):
+    """A log kept elsewhere than in files (e.g. :class:`~uniscale.logredis.RedisStreamLog`)."""
+
+    def events(self) -> Iterator[Record]:
+        """Every record, oldest first."""
+        ...
+
+
+LogSource = str | os.PathLike[str] | EventSource
+
+
+def read_events(path: LogSource) -> Iterator[Record]:
     """Every record of a log as a dict, oldest first, rotated files included.
+
+    Args:
+        path: The log file, or a source with an ``events()`` method (a Redis stream).
 
     Raises:
         LogFileError: No such log, or a line is not a record.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        yield from path.events()
+        return
     files = rotated_files(path)
     if not files:
         raise LogFileError(f"no decision log at {path} (nor rotated {path}.1, ...)")
@@ -146,15 +163,16 @@ def _decision(rec: Record, feedback: Record | None, cost: float | None) -> Logge
     )
 
 
-def read_log(path: str | os.PathLike[str], *, pending: bool = False
-             ) -> Iterator[LoggedDecision]:
+def read_log(path: LogSource, *, pending: bool = False) -> Iterator[LoggedDecision]:
     """The decisions of a log joined with their feedback and observed cost, in order.
 
     ``router.fit(read_log(path))`` warm starts a router from the decisions that got
     feedback (the log must have been written with ``log_features=True``).
 
     Args:
-        path: The log file (its rotated parts ``path.1``, ``path.2``, ... are read first).
+        path: The log file (its rotated parts ``path.1``, ``path.2``, ... are read first),
+            or a source with an ``events()`` method such as
+            :class:`~uniscale.logredis.RedisStreamLog`.
         pending: Also yield decisions that never got feedback (``score`` None).
 
     Raises:

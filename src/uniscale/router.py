@@ -156,7 +156,7 @@ class Router:
         self._refresh_samples_per_call()
         check_exploration(exploration, temperature)
         self.exploration, self.temperature = exploration, float(temperature)
-        self.decision_log = open_log(log, log_features=log_features, exploration=exploration)
+        self.decision_log = open_log(log, log_features=log_features)
 
     # -- configuration ----------------------------------------------------------------
     def _descriptor(self, arm: Arm) -> dict[str, float]:
@@ -291,7 +291,8 @@ class Router:
         self.pacer.charge(decision.predicted_cost, new_request=new_request)
         self.stats["decisions"] += 1
         if self.decision_log is not None:
-            self.decision_log.decision(decision, x[:self.featurizer.dim], context)
+            self.decision_log.decision(decision, x[:self.featurizer.dim], context,
+                                       self.exploration)
         return decision
 
     # -- learning ---------------------------------------------------------------------
