@@ -3,7 +3,8 @@
 One router per run streams a replay table's prompts (cold: train then test; warm: fit on
 every arm's train outcomes first, then the test prompts) and receives the replayed
 scores through a :class:`~uniscale.bench.feedback.FeedbackPlan`: 100% scored, 10%
-scored, 10% scored plus implicit rewards (vote share, weight 0.3, after 1 request), and
+scored, 10% scored plus implicit rewards (vote share, raw or calibrated on the explicit
+scores so far, weight 0.3, after 1 request), and
 100% scored but late (delay 10 / 50 requests) or noisy (10% / 20% of labels flipped).
 Figures are over the test prompts: mean true quality, cost and reward ``q − cost/W``,
 mean over seeds with the spread, and the paired difference against 100% scored.
@@ -37,13 +38,14 @@ TABLES = {
                      ("standard", "cot", "ltm", "nonl", "nl+sl"), 1000),
 }
 PLANS = (
-    ("100% scored", FeedbackPlan(), False),
-    ("10% scored", FeedbackPlan(rate=0.1), False),
-    ("10% + implicit", FeedbackPlan(rate=0.1), True),
-    ("100%, delay 10", FeedbackPlan(delay=10), False),
-    ("100%, delay 50", FeedbackPlan(delay=50), False),
-    ("100%, flip 0.1", FeedbackPlan(flip=0.1), False),
-    ("100%, flip 0.2", FeedbackPlan(flip=0.2), False),
+    ("100% scored", FeedbackPlan(), None),
+    ("10% scored", FeedbackPlan(rate=0.1), None),
+    ("10% + implicit", FeedbackPlan(rate=0.1), "raw"),
+    ("10% + calibrated", FeedbackPlan(rate=0.1), "calibrated"),
+    ("100%, delay 10", FeedbackPlan(delay=10), None),
+    ("100%, delay 50", FeedbackPlan(delay=50), None),
+    ("100%, flip 0.1", FeedbackPlan(flip=0.1), None),
+    ("100%, flip 0.2", FeedbackPlan(flip=0.2), None),
 )
 
 
@@ -82,7 +84,8 @@ def run_table(name: str, data_dir: Path, seeds: int, warm: bool) -> list[str]:
         for label, plan, implicit in PLANS:
             trace, _ = run_with_feedback(
                 ctx, plan, objective, order, seed, settings=settings, arm_mask=mask,
-                implicit=ImplicitRewards(weight=0.3, delay=None, delay_requests=1)
+                implicit=ImplicitRewards(weight=0.3, delay=None, delay_requests=1,
+                                         calibrate=implicit == "calibrated")
                 if implicit else None,
                 warm_start=train if warm else None)
             reward = trace.quality - trace.cost / wtp

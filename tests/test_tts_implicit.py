@@ -139,3 +139,27 @@ def test_agreement_reward_clips_and_ignores_non_finite() -> None:
 def test_bad_implicit_settings_say_what_to_do(kwargs: dict[str, object], words: str) -> None:
     with pytest.raises(us.ConfigurationError, match=words):
         ImplicitRewards(**kwargs)  # type: ignore[arg-type]
+
+
+def test_calibration_moves_a_confidence_towards_the_scores_it_earned() -> None:
+    from uniscale.implicit import Calibration
+
+    cal = Calibration(prior=4.0)
+    assert cal(1.0) == 1.0 and cal(0.5) == 0.5  # nothing seen: the confidence itself
+    for _ in range(6):
+        cal.observe(1.0, 0.0)
+    assert cal(1.0) == pytest.approx(4.0 / 10.0)
+    assert cal(0.5) == 0.5 and cal.bin(0.39) == 0 and cal.bin(0.999) == 3
+
+
+def test_calibrated_implicit_rewards_learn_from_explicit_scores() -> None:
+    implicit = ImplicitRewards(weight=0.3, delay=None, delay_requests=1, calibrate=True)
+    router = _router(implicit)
+    for _ in range(4):  # vote share 2/3, but every one of them was wrong
+        served = router.invoke("q", allowed=[SC])
+        router.feedback(served.decision.id, 0.0)
+    router.invoke("q", allowed=[SC])
+    router.decide("next", allowed=[ONE])  # releases the last one's implicit reward
+    assert implicit.stats["learned"] == 1
+    (entry,) = implicit.learned.values()
+    assert entry.reward == pytest.approx((0.0 + 4 * 2 / 3) / 8)

@@ -322,7 +322,7 @@ class Router:
                 pending = self.pending.close(str(decision_id), reward=value)
                 if pending is not None:  # None: an earlier attempt already recorded it
                     if self.implicit is not None:  # replaces an implicit reward, once
-                        self.implicit.explicit(self, pending.id)
+                        self.implicit.explicit(self, pending.id, value)
                     self.policy.update(self.policy.slot(pending.arm), pending.x, value)
                     if spent is not None:
                         if pending.observed_cost is None:  # no usage seen: learn the USD
