@@ -22,7 +22,7 @@ from .types import Usage
 if TYPE_CHECKING:
     from .router import Router
 
-__all__ = ["Outcome", "PreparedOutcomes", "prepare_outcomes"]
+__all__ = ["Outcome", "PreparedOutcomes", "as_outcome", "fit_router", "prepare_outcomes"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,8 @@ class PreparedOutcomes:
     usages: list[Usage | None]
 
 
-def _as_outcome(record: Any) -> Outcome:
+def as_outcome(record: Any) -> Outcome:
+    """``record`` as an :class:`Outcome` (from a mapping with the same keys)."""
     if isinstance(record, Outcome):
         return record
     if isinstance(record, Mapping):
@@ -116,7 +117,7 @@ def prepare_outcomes(router: Router, records: Iterable[Any]) -> PreparedOutcomes
         raise ConfigurationError("fit() takes an iterable of outcomes, e.g. a list")
     for i, record in enumerate(records):
         try:
-            item = _as_outcome(record)
+            item = as_outcome(record)
             arm = item.arm if isinstance(item.arm, Arm) else router.arms.find(str(item.arm))
             router.arms.index(arm)
             score = check_number("score", item.score, 1.0)
@@ -145,3 +146,20 @@ def prepare_outcomes(router: Router, records: Iterable[Any]) -> PreparedOutcomes
     X = np.vstack(rows) if rows else np.zeros((0, dim))
     return PreparedOutcomes(arms, slots, X, np.array(scores), np.array(weights),
                             np.array(tokens, dtype=np.int64), costs, usages)
+
+
+def fit_router(router: Router, records: Iterable[Any]) -> int:
+    """Learn ``records`` into ``router`` (all or nothing); see :meth:`Router.fit`."""
+    batch = prepare_outcomes(router, records)
+    router.policy.add_batch(batch.slots, batch.X, batch.scores, batch.weights)
+    for i, arm in enumerate(batch.arms):
+        usage, usd = batch.usages[i], batch.costs[i]
+        x, tokens = batch.X[i], int(batch.tokens[i])
+        if usage is not None:
+            router.costs.observe(arm, usage.output_tokens, arm.n,
+                                 input_tokens=usage.input_tokens, calls=usage.calls,
+                                 request_tokens=tokens, x=x)
+        elif usd is not None:
+            router.costs.observe_cost(arm, usd, tokens, x)
+    router.stats["fitted"] = router.stats.get("fitted", 0) + len(batch.arms)
+    return len(batch.arms)

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from .arms import Arm, ArmSpace
+from .conservative import ConservativeGuard
 from .cost import Price, as_price
 from .errors import (
     ArmSpaceMismatchError,
@@ -63,6 +64,7 @@ def save_router(router: Router, path: str) -> None:
                      "fallback": [a.key for a in router.fallback], "seed": router.seed,
                      "context_dim": router.context.dim},
         "stats": router.stats,
+        "guard": None if router.guard is None else router.guard.state(),
     }
     write_state(path, meta, {**arrays, **router.costs.arrays()})
 
@@ -241,4 +243,14 @@ def _build(cls: type[Router], path: str, meta: dict[str, Any], arrays: dict[str,
     router.rng.bit_generator.state = meta["rng"]
     router.stats = meta["stats"]
     check_policy(router.policy, router.policy.dim)
+    guard = meta.get("guard")
+    if guard is not None:
+        try:
+            space.find(str(guard["baseline"]))
+            router.guard = ConservativeGuard(
+                str(guard["baseline"]), float(guard["fraction"]), float(guard["confidence"]),
+                float(guard["earned"]), float(guard["reference"]))
+        except (KeyError, TypeError, ValueError, UniScaleError) as exc:
+            raise StateFileError(f"state file {path} holds an unreadable baseline: {exc}") \
+                from exc
     return router

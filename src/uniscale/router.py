@@ -13,6 +13,7 @@ import numpy as np
 
 from . import validate
 from .arms import Arm, ArmSpace
+from .conservative import ConservativeGuard
 from .context import ContextEncoder
 from .cost import CostModel, Price
 from .errors import (
@@ -26,7 +27,7 @@ from .errors import (
 from .explain import CandidateTable
 from .explore import check_exploration, choose
 from .features import Featurizer, HashingFeaturizer
-from .fit import Outcome, prepare_outcomes
+from .fit import Outcome, fit_router
 from .implicit import ImplicitRewards, as_implicit
 from .inputs import ArmSelector, check_number, context_of, messages_of, select_arms
 from .log import DecisionSink, LogTarget, open_log
@@ -35,6 +36,7 @@ from .policy.linucb import LinUCB
 from .results import Decision, Result
 from .serving import aserve, next_fallback, serve
 from .store.memory import Pending, PendingStore
+from .tune import TuneReport, tune_router
 from .types import Message, Request, Usage
 
 __all__ = ["Router"]
@@ -85,6 +87,11 @@ class Router:
             ``"agreement"`` (vote share / best verifier score), a function of the
             :class:`Result`, or an :class:`~uniscale.implicit.ImplicitRewards` (weight,
             delay); explicit feedback that arrives later replaces it.
+        baseline: The arm you run today (an arm or its key). With it, the router explores
+            only while a pessimistic estimate of its cumulative reward stays within
+            ``conservative`` of what the baseline would have earned (conservative
+            linear bandits); without it, exploration is unconstrained.
+        conservative: Allowed shortfall against ``baseline`` (0.05 = 5%).
     """
 
     def __init__(
@@ -115,6 +122,8 @@ class Router:
         exploration: str = "ucb",
         temperature: float = 0.05,
         implicit_reward: ImplicitRewards | str | Callable[[Result], float | None] | None = None,
+        baseline: Arm | str | None = None,
+        conservative: float = 0.05,
     ) -> None:
         validate.router_settings(
             alpha=alpha, ridge=ridge, arm_ridge=arm_ridge, forgetting=forgetting,
@@ -153,6 +162,11 @@ class Router:
             self._check_arm(arm)
             self.policy.add_slot(arm.key, self._descriptor(arm))
         self.fallback = tuple(self._fallback_arms(fallback))
+        self.guard: ConservativeGuard | None = None
+        if baseline is not None:
+            base = baseline if isinstance(baseline, Arm) else self.arms.find(str(baseline))
+            self.arms.index(base)
+            self.guard = ConservativeGuard(base.key, conservative)
         self._refresh_samples_per_call()
         check_exploration(exploration, temperature)
         self.exploration, self.temperature = exploration, float(temperature)
@@ -278,6 +292,12 @@ class Router:
         score = np.where(keep, raw, -np.inf)
         pick, propensity = choose(self.exploration, score, mean, width, self.policy.alpha,
                                   lam * costs, self.temperature, self.rng)
+        if self.guard is not None and len(arms) > 1:
+            reward = mean - lam * costs
+            safe = self.guard.choose([a.key for a in arms], reward,
+                                     reward - self.guard.confidence * width, pick)
+            if safe != pick:
+                pick, propensity = safe, 1.0
         decision = Decision(
             id=uuid.uuid4().hex, arm=arms[pick], predicted_cost=float(costs[pick]),
             quality=float(mean[pick]), ucb=float(ucb[pick]), cost_weight=lam,
@@ -403,19 +423,31 @@ class Router:
             The number of records learned.
         """
         with self._lock:
-            batch = prepare_outcomes(self, records)
-            self.policy.add_batch(batch.slots, batch.X, batch.scores, batch.weights)
-            for i, arm in enumerate(batch.arms):
-                usage, usd = batch.usages[i], batch.costs[i]
-                x, tokens = batch.X[i], int(batch.tokens[i])
-                if usage is not None:
-                    self.costs.observe(arm, usage.output_tokens, arm.n,
-                                       input_tokens=usage.input_tokens, calls=usage.calls,
-                                       request_tokens=tokens, x=x)
-                elif usd is not None:
-                    self.costs.observe_cost(arm, usd, tokens, x)
-            self.stats["fitted"] = self.stats.get("fitted", 0) + len(batch.arms)
-            return len(batch.arms)
+            return fit_router(self, records)
+
+    def tune(self, records: Iterable[Outcome | Mapping[str, Any]], *,
+             alphas: Sequence[float] = (0.1, 0.3, 1.0), hybrid: Sequence[bool] = (True, False),
+             dims: Sequence[int] | None = None, folds: int = 3) -> TuneReport:
+        """Choose alpha, hybrid sharing and the featurizer width on an eval set.
+
+        Each candidate is fitted on earlier folds of ``records`` and serves the next fold
+        online; the best is applied and fitted on every record. When no candidate beats
+        the best single arm, that arm becomes a conservative baseline the router leaves
+        only when confident (see :class:`~uniscale.tune.TuneReport`).
+
+        Args:
+            records: Outcomes of every arm on each request of an eval set, in time order.
+            alphas: Exploration widths to try.
+            hybrid: Evidence sharing between arms, on and/or off.
+            dims: Hashing widths to try (default 32/64/128 for text records).
+            folds: Time-ordered folds.
+
+        Returns:
+            What was tried and chosen (printable).
+        """
+        with self._lock:
+            return tune_router(self, records, alphas=alphas, hybrid=hybrid, dims=dims,
+                               folds=folds)
 
     # -- running ----------------------------------------------------------------------
     def _backend(self, arm: Arm) -> Any:

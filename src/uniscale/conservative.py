@@ -1,0 +1,81 @@
+"""Safe exploration: never fall far behind the arm you run today.
+
+Conservative linear bandits (Kazerouni et al., 2017): the router may try another arm
+only while a pessimistic estimate of everything it has earned stays within a fraction
+``conservative`` of what the baseline arm would have earned on the same requests.
+Both sums come from the router's own model: the baseline's estimated reward on each
+request, and for each request served by another arm the *lower* confidence bound of
+that arm's reward. When trying the optimistic arm could break the constraint, the
+baseline serves the request (and its estimate counts on both sides).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigurationError
+
+__all__ = ["ConservativeGuard"]
+
+
+@dataclass
+class ConservativeGuard:
+    """The running sums of the conservative constraint.
+
+    Attributes:
+        baseline: Key of the baseline arm.
+        fraction: Allowed shortfall ``α`` (0.05: never more than 5% behind the baseline).
+        confidence: Width multiplier of the lower bound (in standard widths).
+        earned: Σ pessimistic reward of what was served.
+        reference: Σ estimated baseline reward over the same requests.
+    """
+
+    baseline: str
+    fraction: float = 0.05
+    confidence: float = 1.0
+    earned: float = 0.0
+    reference: float = 0.0
+
+    def __post_init__(self) -> None:
+        ok = isinstance(self.fraction, (int, float)) and not isinstance(self.fraction, bool)
+        if not ok or not (math.isfinite(self.fraction) and 0 <= self.fraction <= 1):
+            raise ConfigurationError(
+                f"conservative must be a fraction between 0 and 1 (0.05 = within 5% of the "
+                f"baseline), got {self.fraction!r}")
+
+    def choose(self, keys: list[str], reward: np.ndarray, lower: np.ndarray, pick: int) -> int:
+        """The arm to serve: ``pick`` when it keeps the constraint, else the baseline.
+
+        Args:
+            keys: Keys of the candidate arms.
+            reward: Estimated reward of each candidate (quality − λ·cost).
+            lower: Lower confidence bound of each candidate's reward.
+            pick: Index of the arm the optimistic policy wants.
+
+        Returns:
+            The index to serve; the sums are updated for it.
+        """
+        try:
+            b = keys.index(self.baseline)
+        except ValueError:  # the baseline cannot serve this request: nothing to compare
+            return pick
+        base = float(reward[b])
+        if pick != b:
+            earned = self.earned + float(lower[pick])
+            reference = self.reference + base
+            if earned - reference >= -self.fraction * abs(reference):
+                self.earned, self.reference = earned, reference
+                return pick
+        self.earned += base
+        self.reference += base
+        return b
+
+    def state(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return {"baseline": self.baseline, "fraction": self.fraction,
+                "confidence": self.confidence, "earned": self.earned,
+                "reference": self.reference}
