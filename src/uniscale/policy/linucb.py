@@ -143,7 +143,7 @@ class LinUCB(FullLayout):
         self._szz0 = np.zeros((0, 0))  # shared sums loaded from a state file
         self._zr0 = np.zeros(0)
         # derived
-        self._w = np.zeros((0, p), dtype=self._dtype)  # A_a⁻¹, packed, off-diagonal doubled
+        self._w = np.zeros((0, p), dtype=self._dtype)  # A_a⁻¹, packed
         self._q = np.zeros((0, s + 1, d))  # [C_aᵀ; θ̂_aᵀ]
         self._v = np.zeros((0, s))  # G_aᵀθ̂_a
         self._m = np.zeros((0, 0))  # A₀⁻¹
@@ -233,7 +233,7 @@ class LinUCB(FullLayout):
                         (self._w[slots], self._q[slots], self._bt[slots], self._nq[slots]))
         n = len(w)
         with self._serial if w.size >= _THREADED_FROM else _UNPINNED:
-            var = w @ self._pack.outer(x).astype(self._dtype, copy=False)
+            var = w @ self._pack.quadratic(x).astype(self._dtype, copy=False)
             y = (q.reshape(n * (s + 1), self.dim) @ x).reshape(n, s + 1)
         mean = y[:, s]
         if s:
@@ -267,10 +267,10 @@ class LinUCB(FullLayout):
         root = 1.0 / math.sqrt(self._sigma)
         xt, rt = (x, reward) if root == 1.0 else (x * root, reward * root)
         pack, s = self._pack, self.shared_dim
-        u = pack.unpack_doubled(self._w[slot]) @ xt  # A⁻¹x
+        u = self._w[slot].take(pack.full_index) @ xt  # A⁻¹x
         c = 1.0 + float(xt @ u)
         uc = u / c
-        self._w[slot] -= (pack.outer(u, uc) * pack.weights).astype(self._dtype, copy=False)
+        self._w[slot] -= pack.outer(u, uc).astype(self._dtype, copy=False)
         self._araw[slot] += pack.outer(xt)
         q = self._q[slot]
         y = q @ xt  # [Cᵀx, θ̂·x] before the update
@@ -314,7 +314,7 @@ class LinUCB(FullLayout):
     def _set_inverse(self, slots: np.ndarray, inv: np.ndarray) -> None:
         """Store arms' inverses and what derives from them: ``C_aᵀ``, ``θ̂_a``, ``G_aᵀθ̂_a``."""
         s, d = self.shared_dim, self.dim
-        self._w[slots] = self._pack.pack_doubled(inv).astype(self._dtype, copy=False)
+        self._w[slots] = self._pack.pack(inv).astype(self._dtype, copy=False)
         gt = self._mom[slots, :s, :d]
         self._q[slots, :s] = gt @ inv
         self._q[slots, s] = np.einsum("kij,kj->ki", inv, self._mom[slots, s, :d])

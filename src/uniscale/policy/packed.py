@@ -2,7 +2,7 @@
 
 Every per-arm matrix of LinUCB is symmetric, so a stack of them is kept packed: half the
 memory, and the quadratic form ``xᵀMx`` of every arm is one matrix-vector product of the
-packed stack with the packed weights of ``x xᵀ`` (off-diagonal terms counted twice).
+packed stack with :meth:`Packing.quadratic` of ``x`` (off-diagonal terms counted twice).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ class Packing:
         self.diagonal = full[np.arange(dim), np.arange(dim)]
         self.flat = self.rows * dim + self.cols  # positions in a flattened d × d matrix
         self.weights = np.where(self.rows == self.cols, 1.0, 2.0)
-        self.half = np.where(np.eye(dim, dtype=bool), 1.0, 0.5)
 
     def pack(self, matrices: np.ndarray) -> np.ndarray:
         """Upper triangles of ``(..., d, d)`` symmetric matrices, shape ``(..., size)``."""
@@ -44,14 +43,9 @@ class Packing:
         """Packed ``x yᵀ`` (``x xᵀ`` by default)."""
         return np.multiply.outer(x, x if y is None else y).take(self.flat)
 
-    def pack_doubled(self, matrices: np.ndarray) -> np.ndarray:
-        """Packed triangles with the off-diagonal entries doubled: ``doubled @ outer(x)``
-        is ``xᵀ M x``."""
-        return self.pack(matrices) * self.weights
-
-    def unpack_doubled(self, doubled: np.ndarray) -> np.ndarray:
-        """Full matrices from :meth:`pack_doubled` triangles."""
-        return doubled[..., self.full_index] * self.half
+    def quadratic(self, x: np.ndarray) -> np.ndarray:
+        """``q`` with ``pack(M) @ q == xᵀ M x`` (off-diagonal products counted twice)."""
+        return np.multiply.outer(x, x).take(self.flat) * self.weights
 
     def identity(self, scale: float) -> np.ndarray:
         """Packed ``scale · I``."""

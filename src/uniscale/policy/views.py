@@ -53,7 +53,7 @@ class FullLayout:
     @property
     def A_inv(self) -> np.ndarray:
         """Inverse ridge matrix of each arm, shape ``(K, d, d)``."""
-        return self._pack.unpack_doubled(self._w.astype(np.float64)) / self._sigma
+        return self._pack.unpack(self._w.astype(np.float64)) / self._sigma
 
     @property
     def B(self) -> np.ndarray:
