@@ -92,6 +92,11 @@ class Router:
             ``conservative`` of what the baseline would have earned (conservative
             linear bandits); without it, exploration is unconstrained.
         conservative: Allowed shortfall against ``baseline`` (0.05 = 5%).
+        precision: ``"float32"`` halves the memory and time of the per-arm inverses that
+            each decision reads (worth it at many arms × long contexts; widths then
+            agree with ``"float64"`` to about 1e-6).
+        blas_threads: BLAS threads during the bandit's products (default 1: they are
+            too small to gain from threads); ``None`` leaves BLAS as configured.
     """
 
     def __init__(
@@ -124,6 +129,8 @@ class Router:
         implicit_reward: ImplicitRewards | str | Callable[[Result], float | None] | None = None,
         baseline: Arm | str | None = None,
         conservative: float = 0.05,
+        precision: str = "float64",
+        blas_threads: int | None = 1,
     ) -> None:
         validate.router_settings(
             alpha=alpha, ridge=ridge, arm_ridge=arm_ridge, forgetting=forgetting,
@@ -149,7 +156,8 @@ class Router:
         self.policy = LinUCB(
             self.featurizer.dim + self.context.dim, alpha=alpha, ridge=ridge, arm_ridge=arm_ridge,
             forgetting=forgetting,
-            hybrid=hybrid, shared_dim=shared_dim, projection_seed=seed,
+            hybrid=hybrid, shared_dim=shared_dim, projection_seed=seed, precision=precision,
+            blas_threads=blas_threads,
         )
         self.pending = pending_store if pending_store is not None else PendingStore(
             feedback_ttl, clock)
