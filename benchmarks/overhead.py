@@ -1,28 +1,26 @@
-"""Per-request overhead of the router's bandit, next to other contextual-bandit libraries.
+"""Per-request overhead of the router's bandit, next to other contextual-bandit routers.
 
-For every K (arms) × d (context length) this prints the microseconds one ``decide`` and
-one ``feedback`` take in :class:`uniscale.Router`, and, in the same run on the same
-contexts and rewards, the same work done by MABWiser's LinUCB (predict one context,
-``partial_fit`` one observation) and, when they are installed, ``contextualbandits``'
-LinUCB and Vowpal Wabbit's ``--cb_explore_adf``. Ratios are theirs / ours.
+For each shape (K arms × d context length) this times one ``decide`` and one
+``feedback`` of :class:`uniscale.Router` and, in the same run on the same contexts and
+rewards, the same work done by MABWiser's LinUCB (``predict`` one context, ``partial_fit``
+one observation), ParetoBandit's ``BanditRouter`` (``route`` one vector,
+``process_feedback``) and, when installed, ``contextualbandits``' LinUCB and Vowpal
+Wabbit. Ratios are theirs / ours, taken on the medians of the same run.
 
-The router rows:
+Router rows: ``uniscale`` is ``decide(features=x)`` (x a unit vector of length d) then
+``feedback``; ``hybrid=False`` the per-arm model only (what the other LinUCBs fit);
+``prompt`` decides from a prompt through the default :class:`HashingFeaturizer`;
+``float32`` keeps the per-arm inverses that decide reads in float32.
 
-* ``uniscale`` — ``decide(features=x)`` with ``x`` a unit vector of length d (no
-  featurisation), then ``feedback(id, score)``; the default hybrid model.
-* ``uniscale hybrid=False`` — the same with the per-arm (disjoint) model only, the
-  model that the other LinUCB libraries fit.
-* ``uniscale prompt`` — ``decide(prompt)`` through the default :class:`HashingFeaturizer`
-  at the same d; the ``featurize`` column is the featurizer alone.
-
-Every call is timed on its own (``time.perf_counter_ns``) with the garbage collector
-paused; the table shows the median and the mean (the mean includes the periodic
-re-factorisations). The libraries take turns round by round so that machine noise
-falls on all of them alike.
+BLAS runs on one thread for everybody (``--blas-threads``). Every call is timed on its
+own, wall clock and thread CPU time, with the garbage collector paused; the contestants
+take turns round by round, so machine noise falls on all alike. Each figure is the
+median over ≥ 5 rounds of the round's median. The machine's load average is printed:
+on a shared machine read the ratios, not the microseconds.
 
 Usage::
 
-    python benchmarks/overhead.py            # full run
+    python benchmarks/overhead.py            # full run (a few minutes)
     python benchmarks/overhead.py --quick    # smoke run, a few seconds
 """
 
@@ -39,377 +37,86 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
+from overhead_peers import (
+    Contestant,
+    ContextualBanditsContestant,
+    MabwiserContestant,
+    ParetoBanditContestant,
+    UniScaleContestant,
+    VowpalWabbitContestant,
+    array_bytes,
+    make_arms,
+    make_workload,
+    policy_bytes,
+)
+from overhead_report import Row, print_linear, print_memory, print_table, print_targets
 
 import uniscale
 
-MODEL_NAMES = (
-    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
-    "juliet", "kilo", "lima", "mike", "november", "oscar", "papa",
-)
-SC_SAMPLE_COUNTS = (2, 3, 4, 5, 8, 16, 32)
-_WORDS_TEXT = (
-    "prove integral matrix python function bug compile derivative sum triangle probability "
-    "translate summarise essay poem contract clause invoice sql query join index latency "
-    "cache thread async lemma theorem graph tree sort recursion vector tensor gradient "
-    "loss model tokens budget price customer refund policy weather history capital river "
-    "protein enzyme reaction velocity force energy quantum orbit galaxy"
-)
-WORDS = tuple(_WORDS_TEXT.split())
+PEERS = ("mabwiser", "pareto_bandit", "contextualbandits", "vowpalwabbit")
+PIP_NAMES = {"pareto_bandit": "paretobandit"}
 
 
-# -- inputs ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Workload:
-    """The contexts, rewards and prompts every library sees, in the same order.
+class Shape:
+    """One configuration: K, d, which router rows, calls per round."""
 
-    Attributes:
-        contexts: Unit vectors, shape ``(rows, d)``.
-        rewards: Reward of arm ``k`` on row ``t`` in ``[0, 1]``, shape ``(rows, K)``.
-        prompts: One synthetic prompt per row.
-    """
+    arms: int
+    dim: int
+    calls: int
+    variants: tuple[str, ...] = ("uniscale", "float32")
+    peers: bool = True
 
-    contexts: np.ndarray
-    rewards: np.ndarray
-    prompts: tuple[str, ...]
 
-
-def make_workload(rng: np.random.Generator, rows: int, arms: int, dim: int) -> Workload:
-    """Draw a linear-reward workload whose best arm depends on the context.
-
-    Args:
-        rng: Seeded generator.
-        rows: Number of requests.
-        arms: Number of arms K.
-        dim: Context length d.
-
-    Returns:
-        The workload.
-    """
-    x = rng.standard_normal((rows, dim))
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    theta = rng.standard_normal((arms, dim))
-    theta /= np.linalg.norm(theta, axis=1, keepdims=True)
-    noise = 0.1 * rng.standard_normal((rows, arms))
-    rewards = np.clip(0.5 + 0.5 * x @ theta.T + noise, 0.0, 1.0)
-    prompts = tuple(make_prompt(rng) for _ in range(rows))
-    return Workload(x, rewards, prompts)
-
-
-def make_prompt(rng: np.random.Generator) -> str:
-    """A synthetic user prompt of 8–80 words, sometimes with numbers, code or a question."""
-    words = [str(w) for w in rng.choice(WORDS, size=int(rng.integers(8, 81)))]
-    if rng.random() < 0.3:
-        words.insert(int(rng.integers(len(words))), str(int(rng.integers(0, 10_000))))
-    text = " ".join(words).capitalize()
-    if rng.random() < 0.2:
-        text += "\n```python\ndef f(x):\n    return x * 2\n```"
-    return text + ("?" if rng.random() < 0.5 else ".")
-
-
-def make_arms(count: int) -> list[uniscale.Arm]:
-    """Exactly ``count`` arms: per model ``Single`` plus ``SelfConsistency`` at several n.
-
-    Uses :meth:`uniscale.ArmSpace.product` with as many models as needed (8, 4, 2 or 1
-    arms per model, the largest that divides ``count``).
-    """
-    per_model = next(a for a in (8, 4, 2, 1) if count % a == 0)
-    models = count // per_model
-    names = [MODEL_NAMES[i % len(MODEL_NAMES)] + (f"-{i // len(MODEL_NAMES)}"
-                                                  if i >= len(MODEL_NAMES) else "")
-             for i in range(models)]
-    strategies: list[uniscale.Strategy] = [uniscale.Single()]
-    if per_model > 1:
-        strategies.append(uniscale.SelfConsistency())
-    space = uniscale.ArmSpace.product(
-        models=names, strategies=strategies, n=[1, *SC_SAMPLE_COUNTS[: per_model - 1]]
-    )
-    arms = list(space)
-    if len(arms) != count:
-        raise AssertionError(f"built {len(arms)} arms, wanted {count}")
-    return arms
-
-
-def make_router(arms: list[uniscale.Arm], dim: int, *, hybrid: bool = True) -> uniscale.Router:
-    """A router over ``arms`` with a :class:`HashingFeaturizer` of length ``dim``."""
-    models = dict.fromkeys(a.model for a in arms)
-    prices = {m: uniscale.Price(input=0.1 * (i + 1), output=0.4 * (i + 1))
-              for i, m in enumerate(models)}
-    return uniscale.Router(arms, prices, featurizer=uniscale.HashingFeaturizer(dim),
-                           hybrid=hybrid, seed=0)
-
-
-# -- the contestants ------------------------------------------------------------------------
-class Contestant(Protocol):
-    """One library wrapped to the benchmark's three operations."""
-
-    name: str
-
-    def initial_fit(self, workload: Workload, rows: range) -> None:
-        """Learn from ``rows`` before any timing (arms chosen round-robin)."""
-        ...
-
-    def decide(self, workload: Workload, t: int) -> int:
-        """Choose an arm for row ``t``; returns a handle for :meth:`feedback`."""
-        ...
-
-    def feedback(self, workload: Workload, t: int, handle: int) -> None:
-        """Learn the reward of the arm chosen on row ``t``."""
-        ...
-
-    def state_bytes(self) -> int:
-        """Bytes of the numpy arrays that hold the learned statistics."""
-        ...
-
-
-def array_bytes(root: object, *, depth: int = 6) -> int:
-    """Total bytes of the distinct numpy arrays reachable from ``root`` through attributes,
-    lists, tuples and dicts (views count once, through their base)."""
-    seen: set[int] = set()
-    total = 0
-
-    def walk(obj: object, level: int) -> None:
-        nonlocal total
-        if level < 0 or id(obj) in seen:
-            return
-        seen.add(id(obj))
-        if isinstance(obj, np.ndarray):
-            base = obj if obj.base is None else obj.base
-            if isinstance(base, np.ndarray) and id(base) != id(obj):
-                if id(base) in seen:
-                    return
-                seen.add(id(base))
-            total += base.nbytes if isinstance(base, np.ndarray) else obj.nbytes
-            return
-        if isinstance(obj, dict):
-            children: Iterable[object] = obj.values()
-        elif isinstance(obj, (list, tuple)):
-            children = obj
-        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
-            children = vars(obj).values()
-        else:
-            return
-        for child in children:
-            walk(child, level - 1)
-
-    walk(root, depth)
-    return total
-
-
-class UniScaleContestant:
-    """:class:`uniscale.Router` fed context vectors (``features=``) or prompts.
-
-    Args:
-        arms: The arms.
-        dim: Context length.
-        hybrid: Use the hybrid model (the router's default).
-        prompts: Decide from the prompt through the featurizer instead of ``features=``.
-    """
-
-    def __init__(self, arms: list[uniscale.Arm], dim: int, *, hybrid: bool = True,
-                 prompts: bool = False) -> None:
-        self.router = make_router(arms, dim, hybrid=hybrid)
-        self.prompts = prompts
-        self.name = "uniscale" + ("" if hybrid else " hybrid=False") + (" prompt" if prompts
-                                                                         else "")
-        self._ids: dict[int, str] = {}
-        self._arm_index = {a: i for i, a in enumerate(arms)}
-
-    def initial_fit(self, workload: Workload, rows: range) -> None:
-        """Decide and feed back each row (the router picks the arms itself)."""
-        for t in rows:
-            self.feedback(workload, t, self.decide(workload, t))
-
-    def decide(self, workload: Workload, t: int) -> int:
-        """``router.decide`` on row ``t``."""
-        if self.prompts:
-            decision = self.router.decide(workload.prompts[t])
-        else:
-            decision = self.router.decide(features=workload.contexts[t])
-        self._ids[t] = decision.id
-        return self._arm_index[decision.arm]
-
-    def feedback(self, workload: Workload, t: int, handle: int) -> None:
-        """``router.feedback`` with the reward of the chosen arm."""
-        self.router.feedback(self._ids.pop(t), float(workload.rewards[t, handle]))
-
-    def state_bytes(self) -> int:
-        """Bytes of the policy's arrays."""
-        return policy_bytes(self.router.policy)["total"]
-
-
-class MabwiserContestant:
-    """MABWiser ``LinUCB(alpha=1.0, l2_lambda=1.0)``: ``predict`` / ``partial_fit``."""
-
-    name = "mabwiser LinUCB"
-
-    def __init__(self, arms: int, seed: int) -> None:
-        from mabwiser.mab import MAB, LearningPolicy
-
-        self.mab = MAB(arms=list(range(arms)),
-                       learning_policy=LearningPolicy.LinUCB(alpha=1.0, l2_lambda=1.0),
-                       seed=seed)
-        self.arms = arms
-
-    def initial_fit(self, workload: Workload, rows: range) -> None:
-        """``fit`` on ``rows`` with round-robin arms."""
-        index = np.asarray(rows)
-        chosen = index % self.arms
-        self.mab.fit(chosen.tolist(), workload.rewards[index, chosen].tolist(),
-                     workload.contexts[index])
-
-    def decide(self, workload: Workload, t: int) -> int:
-        """``predict`` one context."""
-        return int(self.mab.predict(workload.contexts[t: t + 1]))
-
-    def feedback(self, workload: Workload, t: int, handle: int) -> None:
-        """``partial_fit`` one observation."""
-        self.mab.partial_fit([handle], [float(workload.rewards[t, handle])],
-                             workload.contexts[t: t + 1])
-
-    def state_bytes(self) -> int:
-        """Bytes of every arm model's arrays."""
-        return array_bytes(self.mab._imp.arm_to_model)
-
-
-class ContextualBanditsContestant:
-    """``contextualbandits.online.LinUCB`` (float64, no intercept, Sherman–Morrison)."""
-
-    name = "contextualbandits LinUCB"
-
-    def __init__(self, arms: int, seed: int) -> None:
-        from contextualbandits.online import LinUCB
-
-        self.model = LinUCB(nchoices=arms, alpha=1.0, lambda_=1.0, fit_intercept=False,
-                            use_float=False, method="sm", random_state=seed + 1, njobs=1)
-        self.arms = arms
-
-    def initial_fit(self, workload: Workload, rows: range) -> None:
-        """``fit`` on ``rows`` with round-robin arms."""
-        index = np.asarray(rows)
-        chosen = index % self.arms
-        self.model.fit(workload.contexts[index], chosen, workload.rewards[index, chosen])
-
-    def decide(self, workload: Workload, t: int) -> int:
-        """``predict`` one context."""
-        return int(self.model.predict(workload.contexts[t: t + 1])[0])
-
-    def feedback(self, workload: Workload, t: int, handle: int) -> None:
-        """``partial_fit`` one observation."""
-        self.model.partial_fit(workload.contexts[t: t + 1], np.array([handle]),
-                               np.array([workload.rewards[t, handle]]))
-
-    def state_bytes(self) -> int:
-        """Bytes of the per-arm models' arrays."""
-        return array_bytes(self.model._oracles)
-
-
-class VowpalWabbitContestant:
-    """Vowpal Wabbit ``--cb_explore_adf --squarecb`` with one action line per arm.
-
-    VW has no LinUCB; SquareCB over a per-arm linear model (``-q SA``) is its closest
-    contextual-bandit reduction. The shared-feature lines are formatted before timing
-    (VW's native input is text, as ours is a vector); building the label is timed.
-    """
-
-    name = "vowpalwabbit squarecb"
-
-    def __init__(self, arms: int, seed: int) -> None:
-        import vowpalwabbit
-
-        self.vw = vowpalwabbit.Workspace(
-            f"--cb_explore_adf --squarecb -q SA --random_seed {seed} --quiet"
-        )
-        self.arms = arms
-        self.actions = [f"|A arm{k}" for k in range(arms)]
-        self._shared: dict[int, str] = {}
-        self._prob: dict[int, float] = {}
-
-    def prepare(self, workload: Workload) -> None:
-        """Format every row's shared features in VW's text format."""
-        for t, x in enumerate(workload.contexts):
-            self._shared[t] = "shared |S " + " ".join(f"{i}:{v:.6g}" for i, v in enumerate(x))
-
-    def initial_fit(self, workload: Workload, rows: range) -> None:
-        """Learn each row once with round-robin arms (uniform logging probability)."""
-        for t in rows:
-            self._prob[t] = 1.0 / self.arms
-            self.feedback(workload, t, t % self.arms)
-
-    def decide(self, workload: Workload, t: int) -> int:
-        """``predict`` the action distribution and take its mode."""
-        pmf = self.vw.predict([self._shared[t], *self.actions])
-        best = max(range(self.arms), key=pmf.__getitem__)
-        self._prob[t] = float(pmf[best])
-        return best
-
-    def feedback(self, workload: Workload, t: int, handle: int) -> None:
-        """``learn`` the cost (1 − reward) of the chosen action."""
-        cost = 1.0 - float(workload.rewards[t, handle])
-        lines = [self._shared[t], *self.actions]
-        lines[handle + 1] = f"0:{cost:.6g}:{self._prob.pop(t):.6g} {self.actions[handle]}"
-        self.vw.learn(lines)
-
-    def state_bytes(self) -> int:
-        """Not visible from Python (VW keeps its weights in C++): reported as 0."""
-        return 0
-
-
-def policy_bytes(policy: Any) -> dict[str, int]:
-    """Bytes of each array of a :class:`uniscale.policy.linucb.LinUCB` and their total."""
-    sizes = {name: value.nbytes for name, value in vars(policy).items()
-             if isinstance(value, np.ndarray)}
-    sizes["total"] = sum(sizes.values())
-    return sizes
-
-
-# -- timing ---------------------------------------------------------------------------------
 @dataclass
 class Timings:
-    """Per-call nanoseconds of one contestant."""
+    """Per-call nanoseconds of one contestant, round by round."""
 
-    decide: list[int] = field(default_factory=list)
-    feedback: list[int] = field(default_factory=list)
+    decide: list[list[int]] = field(default_factory=list)
+    pair: list[list[int]] = field(default_factory=list)
+    cpu: list[list[int]] = field(default_factory=list)
 
     @staticmethod
-    def _us(values: list[int]) -> tuple[float, float]:
-        if not values:
-            return math.nan, math.nan
-        arr = np.asarray(values, dtype=float) / 1000.0
-        return float(np.median(arr)), float(arr.mean())
+    def _median(rounds: list[list[int]]) -> float:
+        if not rounds:
+            return math.nan
+        return float(np.median([np.median(r) for r in rounds])) / 1000.0
 
-    @property
-    def decide_us(self) -> tuple[float, float]:
-        """Median and mean µs per decide."""
-        return self._us(self.decide)
-
-    @property
-    def feedback_us(self) -> tuple[float, float]:
-        """Median and mean µs per feedback."""
-        return self._us(self.feedback)
+    def figures(self) -> tuple[float, float, float, float]:
+        """µs medians: decide, feedback, decide + feedback (wall), decide + feedback (CPU)."""
+        feedback = [[p - d for p, d in zip(pr, dr, strict=True)]
+                    for pr, dr in zip(self.pair, self.decide, strict=True)]
+        return (self._median(self.decide), self._median(feedback), self._median(self.pair),
+                self._median(self.cpu))
 
 
-def run_rows(contestant: Contestant, workload: Workload, rows: range,
-             timings: Timings | None) -> None:
+def run_rows(contestant: Contestant, workload: Any, rows: range, timings: Timings | None
+             ) -> None:
     """Decide and feed back each row, timing each call when ``timings`` is given."""
-    clock = time.perf_counter_ns
-    gc_was_enabled = gc.isenabled()
+    wall, cpu = time.perf_counter_ns, time.thread_time_ns
+    decide, pair, spent = [], [], []
+    enabled = gc.isenabled()
     gc.disable()
     try:
         for t in rows:
-            t0 = clock()
+            c0, t0 = cpu(), wall()
             handle = contestant.decide(workload, t)
-            t1 = clock()
+            t1 = wall()
             contestant.feedback(workload, t, handle)
-            t2 = clock()
-            if timings is not None:
-                timings.decide.append(t1 - t0)
-                timings.feedback.append(t2 - t1)
+            t2, c2 = wall(), cpu()
+            decide.append(t1 - t0)
+            pair.append(t2 - t0)
+            spent.append(c2 - c0)
     finally:
-        if gc_was_enabled:
+        if enabled:
             gc.enable()
+    if timings is not None:
+        timings.decide.append(decide)
+        timings.pair.append(pair)
+        timings.cpu.append(spent)
 
 
 def time_featurizer(featurizer: uniscale.HashingFeaturizer, prompts: Iterable[str]) -> float:
@@ -423,29 +130,12 @@ def time_featurizer(featurizer: uniscale.HashingFeaturizer, prompts: Iterable[st
     return float(np.median(times)) / 1000.0
 
 
-@dataclass(frozen=True)
-class Settings:
-    """How much to run.
-
-    Attributes:
-        initial: Rows learned before timing (untimed).
-        warmup: Rows run through decide + feedback before timing (untimed).
-        rounds: Timed rounds; the contestants take turns each round.
-        calls: Timed decide + feedback pairs per contestant per round.
-    """
-
-    initial: int
-    warmup: int
-    rounds: int
-    calls: int
-
-
-def optional_libraries() -> dict[str, str | None]:
-    """Each optional library's import name mapped to None when importable, else a reason."""
+def available_peers() -> dict[str, str | None]:
+    """Each peer's import name mapped to None when importable, else why it is skipped."""
     status: dict[str, str | None] = {}
-    for module in ("mabwiser", "contextualbandits", "vowpalwabbit"):
+    for module in PEERS:
         if importlib.util.find_spec(module) is None:
-            status[module] = f"not installed (pip install {module}); skipped"
+            status[module] = f"not installed (pip install {PIP_NAMES.get(module, module)})"
             continue
         try:
             __import__(module)
@@ -455,206 +145,131 @@ def optional_libraries() -> dict[str, str | None]:
     return status
 
 
-def build_contestants(arms: list[uniscale.Arm], dim: int, seed: int,
-                      available: dict[str, str | None]) -> list[Contestant]:
-    """Ours first (the reference of the ratios), then every available library."""
-    contestants: list[Contestant] = [
-        UniScaleContestant(arms, dim),
-        UniScaleContestant(arms, dim, hybrid=False),
-        UniScaleContestant(arms, dim, prompts=True),
-    ]
-    if available.get("mabwiser") is None:
-        contestants.append(MabwiserContestant(len(arms), seed))
-    if available.get("contextualbandits") is None:
-        contestants.append(ContextualBanditsContestant(len(arms), seed))
-    if available.get("vowpalwabbit") is None:
-        contestants.append(VowpalWabbitContestant(len(arms), seed))
-    return contestants
+def build(shape: Shape, seed: int, peers: dict[str, str | None]) -> list[Contestant]:
+    """Ours first (the reference of the ratios), then every available peer."""
+    arms, d = make_arms(shape.arms), shape.dim
+    variants = {"uniscale": lambda: UniScaleContestant(arms, d),
+                "hybrid=False": lambda: UniScaleContestant(arms, d, hybrid=False),
+                "prompt": lambda: UniScaleContestant(arms, d, prompts=True),
+                "float32": lambda: UniScaleContestant(arms, d, precision="float32")}
+    out: list[Contestant] = [variants[v]() for v in shape.variants]
+    if not shape.peers:
+        return out
+    makers: dict[str, Callable[[], Contestant]] = {
+        "mabwiser": lambda: MabwiserContestant(shape.arms, seed),
+        "pareto_bandit": lambda: ParetoBanditContestant(shape.arms, d, seed),
+        "contextualbandits": lambda: ContextualBanditsContestant(shape.arms, seed),
+        "vowpalwabbit": lambda: VowpalWabbitContestant(shape.arms, seed),
+    }
+    out += [makers[m]() for m in PEERS if peers.get(m) is None]
+    return out
 
 
-@dataclass(frozen=True)
-class Row:
-    """One printed line."""
-
-    arms: int
-    dim: int
-    name: str
-    decide: tuple[float, float]
-    feedback: tuple[float, float]
-    featurize: float | None
-    state_bytes: int
-
-
-def bench_config(arms_count: int, dim: int, settings: Settings, seed: int,
-                 available: dict[str, str | None],
-                 progress: Callable[[str], None]) -> tuple[list[Row], dict[str, int]]:
-    """Time every contestant on one (K, d) configuration.
-
-    Returns:
-        The table rows and the byte sizes of the router's policy arrays.
-    """
-    rng = np.random.default_rng([seed, arms_count, dim])
-    total_rows = settings.initial + settings.warmup + settings.rounds * settings.calls
-    workload = make_workload(rng, total_rows, arms_count, dim)
-    arms = make_arms(arms_count)
-    contestants = build_contestants(arms, dim, seed, available)
-    initial = range(settings.initial)
-    warm = range(settings.initial, settings.initial + settings.warmup)
-    for contestant in contestants:
-        progress(f"  K={arms_count} d={dim}: preparing {contestant.name}")
-        if isinstance(contestant, VowpalWabbitContestant):
-            contestant.prepare(workload)
-        contestant.initial_fit(workload, initial)
-        run_rows(contestant, workload, warm, None)
+def bench_shape(shape: Shape, rounds: int, seed: int, peers: dict[str, str | None],
+                progress: Callable[[str], None]) -> tuple[list[Row], dict[str, int]]:
+    """Time every contestant on one shape; returns the rows and the router's array sizes."""
+    initial, warmup = max(200, 2 * shape.arms), 20
+    rng = np.random.default_rng([seed, shape.arms, shape.dim])
+    workload = make_workload(rng, initial + warmup + rounds * shape.calls, shape.arms,
+                             shape.dim)
+    contestants = build(shape, seed, peers)
+    for c in contestants:
+        progress(f"  K={shape.arms} d={shape.dim}: preparing {c.name}")
+        if isinstance(c, VowpalWabbitContestant):
+            c.prepare(workload)
+        c.initial_fit(workload, range(initial))
+        run_rows(c, workload, range(initial, initial + warmup), None)
     timings = {c.name: Timings() for c in contestants}
-    start = settings.initial + settings.warmup
-    for r in range(settings.rounds):
-        rows = range(start + r * settings.calls, start + (r + 1) * settings.calls)
-        order = contestants if r % 2 == 0 else contestants[::-1]
-        for contestant in order:
+    start = initial + warmup
+    for r in range(rounds):
+        rows = range(start + r * shape.calls, start + (r + 1) * shape.calls)
+        for c in contestants if r % 2 == 0 else contestants[::-1]:
             gc.collect()
-            run_rows(contestant, workload, rows, timings[contestant.name])
-    prompt_router = next(c for c in contestants
-                         if isinstance(c, UniScaleContestant) and c.prompts).router
-    featurize = time_featurizer(prompt_router.featurizer,
-                                workload.prompts[start:])
+            run_rows(c, workload, rows, timings[c.name])
     out = []
-    for contestant in contestants:
-        timing = timings[contestant.name]
-        is_prompt = isinstance(contestant, UniScaleContestant) and contestant.prompts
-        out.append(Row(arms_count, dim, contestant.name, timing.decide_us, timing.feedback_us,
-                       featurize if is_prompt else None, contestant.state_bytes()))
+    for c in contestants:
+        prompts = isinstance(c, UniScaleContestant) and c.prompts
+        featurize = (time_featurizer(c.router.featurizer, workload.prompts[start:])
+                     if prompts and isinstance(c, UniScaleContestant) else None)
+        out.append(Row(shape.arms, shape.dim, c.name, *timings[c.name].figures(), featurize,
+                       c.state_bytes()))
     reference = contestants[0]
     assert isinstance(reference, UniScaleContestant)
     sizes = policy_bytes(reference.router.policy)
     sizes["k"] = reference.router.policy.k
+    sizes["router"] = array_bytes(reference.router)
     return out, sizes
 
 
-# -- printing -------------------------------------------------------------------------------
-def _fmt_us(pair: tuple[float, float]) -> str:
-    return f"{pair[0]:9.1f} {pair[1]:9.1f}"
+def linear_in_k(dim: int, arms: tuple[int, ...], rounds: int, calls: int, seed: int,
+                progress: Callable[[str], None]) -> list[tuple[int, float]]:
+    """Median µs of the default router's decide for each K (d fixed)."""
+    out = []
+    for k in arms:
+        progress(f"  decide vs K: K={k}")
+        rows, _ = bench_shape(Shape(k, dim, calls, ("uniscale",), peers=False), rounds, seed,
+                              {}, lambda _: None)
+        out.append((k, rows[0].decide))
+    return out
 
 
-def _fmt_bytes(n: int) -> str:
-    if n <= 0:
-        return "n/a"
-    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
-
-
-def print_table(rows: list[Row]) -> None:
-    """The overhead table, with ratios theirs / ours against the default router row."""
-    header = (f"{'K':>3} {'d':>4}  {'library':<26} {'decide µs':>9} {'(mean)':>9} "
-              f"{'feedback µs':>11} {'(mean)':>9} {'featurize µs':>12} "
-              f"{'ratio dec':>9} {'ratio fb':>8} {'stats':>10}")
-    print(header)
-    print("-" * len(header))
-    ref: Row | None = None
-    for i, row in enumerate(rows):
-        if i and (row.arms, row.dim) != (rows[i - 1].arms, rows[i - 1].dim):
-            print()
-        if row.name == "uniscale":
-            ref = row
-        ratio_d = ratio_f = "-"
-        if ref is not None and row.name != "uniscale":
-            ratio_d = f"{row.decide[0] / ref.decide[0]:.2f}×"
-            ratio_f = f"{row.feedback[0] / ref.feedback[0]:.2f}×"
-        elif row.name == "uniscale":
-            ratio_d = ratio_f = "1.00×"
-        feat = f"{row.featurize:12.1f}" if row.featurize is not None else f"{'':>12}"
-        print(f"{row.arms:>3} {row.dim:>4}  {row.name:<26} {row.decide[0]:9.1f} "
-              f"{row.decide[1]:9.1f} {row.feedback[0]:11.1f} {row.feedback[1]:9.1f} {feat} "
-              f"{ratio_d:>9} {ratio_f:>8} {_fmt_bytes(row.state_bytes):>10}")
-    print()
-
-
-MEMORY_GROUPS = {
-    "A_raw": ("_araw",),  # Σ x xᵀ per arm, packed
-    "A_inv": ("_w",),  # per-arm inverses, packed
-    "moments": ("_mom", "_q", "_v", "_bt", "_nq"),  # compressed cross terms and caches
-    "A0_inv": ("_m", "_szz0"),  # shared block
-}
-
-
-def print_memory(memory: list[tuple[int, int, dict[str, int]]]) -> None:
-    """Bytes of the default router's policy arrays per configuration."""
-    header = (f"{'K':>3} {'d':>4} {'k':>4}  " + " ".join(f"{g:>10}" for g in MEMORY_GROUPS)
-              + f" {'other':>10} {'total':>10}")
-    print("Router statistics memory (bytes of the hybrid LinUCB policy arrays; "
-          "k = shared width)")
-    print(header)
-    print("-" * len(header))
-    for arms, dim, sizes in memory:
-        groups = [sum(sizes.get(n, 0) for n in names) for names in MEMORY_GROUPS.values()]
-        other = sizes["total"] - sum(groups)
-        print(f"{arms:>3} {dim:>4} {sizes['k']:>4}  "
-              + " ".join(f"{_fmt_bytes(g):>10}" for g in groups)
-              + f" {_fmt_bytes(other):>10} {_fmt_bytes(sizes['total']):>10}"
-              f"  ({sizes['total']:,} B)")
-    print()
-
-
+# -- running --------------------------------------------------------------------------------
 def blas_limit(threads: int | None) -> tuple[contextlib.AbstractContextManager[Any], str]:
-    """A context that caps BLAS threads at ``threads`` (via ``threadpoolctl``) and a
-    description of the BLAS thread pools in force."""
-    try:
-        import threadpoolctl
-    except ImportError:
-        note = "threadpoolctl not installed: BLAS threads as the environment sets them"
-        return contextlib.nullcontext(), note
+    """A context capping BLAS at ``threads`` (threadpoolctl) and a description of it."""
+    import threadpoolctl
+
     context: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if threads is not None:
         context = threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
-    with context:
-        pools = [f"{p['internal_api']} {p['num_threads']} thread(s)"
-                 for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
-    if threads is not None:
-        context = threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
-    how = "capped by --blas-threads" if threads is not None else "library default"
-    return context, f"{', '.join(pools) or 'unknown'} ({how})"
+    pools = [f"{p['internal_api']} (default {p['num_threads']} threads)"
+             for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
+    how = f"capped at {threads} for every library" if threads else "library default"
+    return context, f"{', '.join(pools) or 'unknown'}, {how}"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: few calls, K in {6, 24}, d = 64")
-    parser.add_argument("--arms", type=int, nargs="+", help="values of K (default 6 24 96)")
-    parser.add_argument("--dims", type=int, nargs="+", help="values of d (default 64 256)")
-    parser.add_argument("--rounds", type=int, help="timed rounds per contestant")
-    parser.add_argument("--calls", type=int, help="timed decide+feedback pairs per round")
-    parser.add_argument("--blas-threads", type=int,
-                        help="cap BLAS threads (numpy's matrix products) during the run")
+                        help="smoke run: K in {6, 24}, d = 64, few calls")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (>= 5)")
+    parser.add_argument("--calls", type=int, help="timed calls per round at K=24 d=64")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="BLAS threads for everybody (0: library default)")
     parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.rounds < 5 and not args.quick:
+        parser.error("--rounds must be >= 5 (figures are medians over rounds)")
+    return args
+
+
+def shapes_of(args: argparse.Namespace) -> tuple[list[Shape], tuple[int, ...]]:
+    """The shapes to time and the K values of the decide-vs-K sweep."""
+    everything = ("uniscale", "hybrid=False", "prompt", "float32")
+    if args.quick:
+        calls = args.calls or 20
+        return [Shape(6, 64, calls, everything), Shape(24, 64, calls, everything)], ()
+    calls = args.calls or 300
+    return ([Shape(24, 64, calls, everything), Shape(96, 256, max(calls // 6, 20)),
+             Shape(384, 64, max(calls // 6, 20))], (24, 48, 96, 192, 384))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its tables."""
     args = parse_args(argv)
-    if args.quick:
-        arms_list, dims = args.arms or [6, 24], args.dims or [64]
-        settings = Settings(initial=24, warmup=10, rounds=args.rounds or 2,
-                            calls=args.calls or 20)
-    else:
-        arms_list, dims = args.arms or [6, 24, 96], args.dims or [64, 256]
-        settings = Settings(initial=200, warmup=200, rounds=args.rounds or 5,
-                            calls=args.calls or 400)
-    available = optional_libraries()
-    limit, blas = blas_limit(args.blas_threads)
-    print("UniScale overhead benchmark: µs per decide and per feedback (median, then mean)")
+    shapes, sweep = shapes_of(args)
+    rounds = max(args.rounds, 2) if args.quick else args.rounds
+    peers = available_peers()
+    limit, blas = blas_limit(args.blas_threads or None)
+    print("UniScale overhead benchmark: µs per decide and per feedback (medians over rounds)")
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
           f"uniscale {uniscale.__version__}, {platform.machine()}, seed {args.seed}")
-    print(f"BLAS: {blas}; {os.cpu_count()} CPU(s), load average "
+    print(f"BLAS: {blas}; {os.cpu_count()} CPU(s), load average before "
           f"{', '.join(f'{v:.2f}' for v in _load())}")
-    print(f"rows: {settings.initial} learned first, {settings.warmup} warm-up, then "
-          f"{settings.rounds} rounds × {settings.calls} timed calls per library")
-    for module, reason in available.items():
-        version = "" if reason else _version(module)
-        print(f"  {module}: {reason or 'installed ' + version}")
+    print(f"{rounds} rounds; calls per round: "
+          + ", ".join(f"K={s.arms} d={s.dim}: {s.calls}" for s in shapes))
+    for module, reason in peers.items():
+        print(f"  {module}: {reason or 'installed ' + _version(PIP_NAMES.get(module, module))}")
     print()
 
     def progress(message: str) -> None:
@@ -662,18 +277,23 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[Row] = []
     memory: list[tuple[int, int, dict[str, int]]] = []
+    gap = None
     with limit:
-        for arms_count in arms_list:
-            for dim in dims:
-                config_rows, sizes = bench_config(arms_count, dim, settings, args.seed,
-                                                  available, progress)
-                rows.extend(config_rows)
-                memory.append((arms_count, dim, sizes))
+        for shape in shapes:
+            shape_rows, sizes = bench_shape(shape, rounds, args.seed, peers, progress)
+            rows.extend(shape_rows)
+            memory.append((shape.arms, shape.dim, sizes))
+        points = linear_in_k(64, sweep, rounds, 60, args.seed, progress) if sweep else []
     print_table(rows)
-    print("ratio = theirs / ours on the medians, against the 'uniscale' row (hybrid router, "
-          "features=); stats = bytes of the learned arrays")
+    print("d+f = one decide and its feedback; cpu = thread CPU time of the pair (excludes "
+          "time the scheduler gave to other processes); ratio = theirs / ours on the "
+          "medians against the shape's 'uniscale' row; stats = bytes of the learned arrays")
+    print(f"load average after: {', '.join(f'{v:.2f}' for v in _load())}")
     print()
+    if points:
+        gap = print_linear(64, points)
     print_memory(memory)
+    print_targets(rows, memory, gap)
     return 0
 
 

@@ -24,21 +24,24 @@ def run_script(name: str, *args: str) -> str:
 def test_overhead_quick_prints_table_ratios_and_memory() -> None:
     out = run_script("overhead.py", "--quick")
     assert "µs per decide and per feedback" in out
-    for column in ("decide µs", "feedback µs", "featurize µs", "ratio dec", "ratio fb"):
+    for column in ("decide µs", "feedback µs", "d+f µs", "featurize µs", "ratio dec",
+                   "ratio d+f"):
         assert column in out
     lines = out.splitlines()
     for arms in (6, 24):
-        for name in ("uniscale", "uniscale hybrid=False", "uniscale prompt"):
+        for name in ("uniscale", "uniscale hybrid=False", "uniscale prompt",
+                     "uniscale float32"):
             assert any(line.split()[:2] == [str(arms), "64"] and f" {name} " in line
                        for line in lines), (arms, name, out)
     # every optional library is either in the table or reported as skipped
-    for module, row in (("mabwiser", "mabwiser LinUCB"),
+    for module, row in (("mabwiser", "mabwiser LinUCB"), ("pareto_bandit", "paretobandit"),
                         ("contextualbandits", "contextualbandits LinUCB"),
                         ("vowpalwabbit", "vowpalwabbit squarecb")):
         assert row in out or f"{module}: not installed" in out or \
             f"{module}: import failed" in out, module
     assert "Router statistics memory" in out
     assert "A_inv" in out and "total" in out
+    assert "Targets (issue 14), this run:" in out
 
 
 def test_fanout_quick_prints_ratios() -> None:
