@@ -27,6 +27,8 @@ EXPECTED_ALL = [
     "DecisionLog", "DecisionSink", "LogFileError", "LoggedDecision", "read_log",
     # warm start (issue 9)
     "Outcome",
+    # offline embeddings (issue 9)
+    "WordLlamaFeaturizer",
 ]
 
 

@@ -8,6 +8,7 @@ from .arms import Arm, ArmSpace
 from .backends.base import AsyncBackend, Backend
 from .backends.fake import FakeBackend
 from .cost import CostModel, Price
+from .embeddings import WordLlamaFeaturizer
 from .errors import (
     AllSamplesFailedError,
     ArmSpaceMismatchError,
@@ -92,6 +93,7 @@ __all__ = [
     "UniScaleError",
     "UnknownDecisionError",
     "Usage",
+    "WordLlamaFeaturizer",
     "__version__",
     "extract_answer",
     "majority_vote",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .arms import Arm, ArmSpace
 from .conservative import ConservativeGuard
 from .cost import Price, as_price
+from .embeddings import WordLlamaFeaturizer
 from .errors import (
     ArmSpaceMismatchError,
     ConfigurationError,
@@ -99,6 +100,8 @@ def _check_arms(saved: list[dict[str, Any]], arms: ArmSpace | Iterable[Arm] | No
 
 def _check_featurizer(saved: dict[str, Any], featurizer: Featurizer | None) -> Featurizer:
     if featurizer is None:
+        if saved.get("kind") == "wordllama":
+            return WordLlamaFeaturizer.from_config(saved)
         if saved.get("kind") != "hashing":
             raise FeaturizerMismatchError(
                 f"the state was learned with featurizer {saved}; pass that featurizer "
