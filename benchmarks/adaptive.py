@@ -11,7 +11,12 @@ difference is paired (same orders) with a 95% interval over prompts.
 The calibration table bins the vote share of the answer (fixed n = 20, or all samples
 when fewer) and gives how often answers with that share were right.
 
-Run: python benchmarks/adaptive.py [--draws 10] [--seed 0] [--data-dir ../shared/data]
+With ``--joint SEEDS`` it also streams date_mot through the joint policy (a Router over
+every arm) twice: with fixed-n self-consistency arms and with the same arms stopping
+early, at equal W, and compares their test reward.
+
+Run: python benchmarks/adaptive.py [--draws 10] [--seed 0] [--joint 5]
+[--data-dir ../shared/data]
 (the tables are read from ../shared/data next to the repository; nothing is copied).
 """
 
@@ -233,6 +238,41 @@ def main(data_dir: Path, draws: int, seed: int, json_path: str | None,
                                               indent=1))
 
 
+def joint(data_dir: Path, seeds: int, wtps: Sequence[float] = (0.0094, 0.027)) -> None:
+    """The joint policy on date_mot with fixed-n arms against the same arms stopping early."""
+    from uniscale.bench.feedback import FeedbackPlan, run_with_feedback
+    from uniscale.bench.policies import RouterSettings
+    from uniscale.bench.runner import Context
+
+    ctx = Context(load_table("date_mot", data_dir), mc_samples=64)
+    train, test = np.flatnonzero(~ctx.table.is_test), np.flatnonzero(ctx.table.is_test)
+    settings = RouterSettings(alpha=0.5, dim=64)
+    print(f"\nJoint policy on date_mot ({ctx.env.n_arms} arms; train then test, {seeds} seeds;"
+          " test part): fixed-n arms vs the same arms with SelfConsistency(early_stop=True)")
+    print(f"{'W':>7} {'arms':<11} {'quality':>8} {'cost $':>9} {'reward':>8} {'vs fixed':>15}")
+    for wtp in wtps:
+        out: dict[str, list[np.ndarray]] = {"fixed n": [], "early stop": []}
+        figures: dict[str, list[tuple[float, float]]] = {k: [] for k in out}
+        for seed in range(seeds):
+            rng = np.random.default_rng(seed)
+            order = np.concatenate([rng.permutation(train), rng.permutation(test)])
+            on_test = ctx.table.is_test[order]
+            for name, rule in (("fixed n", None), ("early stop", us.EarlyStop())):
+                trace, _ = run_with_feedback(ctx, FeedbackPlan(), us.Tradeoff(wtp), order,
+                                             seed, settings=settings, early_stop=rule)
+                out[name].append((trace.quality - trace.cost / wtp)[on_test])
+                figures[name].append((float(trace.quality[on_test].mean()),
+                                      float(trace.cost[on_test].mean())))
+        for name in out:
+            q, c = np.mean(figures[name], axis=0)
+            diff = np.concatenate([e - f for e, f in zip(out[name], out["fixed n"],
+                                                          strict=True)])
+            half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
+            reward = float(np.mean([r.mean() for r in out[name]]))
+            print(f"{wtp:7.4f} {name:<11} {q:8.3f} {c:9.5f} {reward:8.3f} "
+                  f"{diff.mean():+8.3f}±{half:.3f}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -242,5 +282,10 @@ if __name__ == "__main__":
     parser.add_argument("--json", default=None)
     parser.add_argument("--tables", nargs="*", default=(),
                         help="only these tables (default: date_mot aqua_pot game24_tot)")
+    parser.add_argument("--joint", type=int, default=0, metavar="SEEDS",
+                        help="also run the joint policy on date_mot with fixed-n vs "
+                             "early-stopping arms over this many seeds")
     args = parser.parse_args()
     main(args.data_dir, args.draws, args.seed, args.json, args.tables)
+    if args.joint:
+        joint(args.data_dir, args.joint)

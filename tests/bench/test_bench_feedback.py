@@ -82,3 +82,40 @@ def test_warm_start_fits_every_arm_on_the_train_prompts(ctx: Context) -> None:
                                   settings=SETTINGS, warm_start=train)
     assert router.stats["fitted"] == int(ctx.env.allowed[train].sum())
     assert router.stats["feedback"] == len(test)
+
+
+def test_wave_backend_continues_one_draw_per_request(ctx: Context) -> None:
+    from uniscale.bench.env import PROMPT_OPTION
+    from uniscale.bench.waves import STEP_OPTION, WaveReplayBackend
+    from uniscale.types import Message, Request
+
+    env = ctx.env
+    g = env.pair("tiny", "direct")
+    p = int(np.flatnonzero(ctx.table.counts[:, g] == 5)[0])
+    backend = WaveReplayBackend(env, "tiny", np.random.default_rng(0))
+
+    def call(step: int, n: int) -> list[int]:
+        request = Request((Message("user", "q"),), n=n, variant="direct",
+                          options={PROMPT_OPTION: p, STEP_OPTION: step})
+        done = backend.complete(request)
+        assert done.usage.calls == 1
+        return [s.payload[2] for s in done.samples]
+
+    first = call(0, 2) + call(0, 2) + call(0, 1)
+    assert sorted(first) == [0, 1, 2, 3, 4]  # no sample twice within a request
+    with pytest.raises(ValueError, match="samples"):
+        call(0, 1)
+    assert len(call(1, 5)) == 5  # a new request draws afresh
+
+
+def test_early_stopping_arms_replay_and_pay_what_they_drew(ctx: Context) -> None:
+    order = np.arange(ctx.table.n_prompts)
+    trace, router = run_with_feedback(ctx, FeedbackPlan(), us.Tradeoff(10.0), order,
+                                      seed=0, settings=SETTINGS, early_stop=us.EarlyStop())
+    keys = {a.key for a in router.arms}
+    assert "tiny/sc:direct+beta0.95/5" in keys and "tiny/single:steps/1" in keys
+    assert router.stats["feedback"] == len(order)
+    assert (trace.cost > 0).all() and ctx.env.allowed[order, trace.arm].all()
+    used = router.costs.sample_counts.state()["samples"]
+    runs = router.costs.sample_counts.state()["runs"]
+    assert used and all(used[k] <= runs[k] * int(k.rsplit("/", 1)[1]) for k in used)

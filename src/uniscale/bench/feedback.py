@@ -21,9 +21,11 @@ from ..fit import Outcome
 from ..implicit import ImplicitRewards
 from ..objective import Objective
 from ..router import Router
+from ..stopping import EarlyStop
 from .env import PROMPT_OPTION, replay_backends
 from .policies import RouterSettings
 from .runner import Context, Trace
+from .waves import STEP_OPTION, adaptive_arms, wave_backends
 
 __all__ = ["FeedbackPlan", "FeedbackQueue", "run_with_feedback"]
 
@@ -112,7 +114,8 @@ def run_with_feedback(ctx: Context, plan: FeedbackPlan, objective: Objective,
                       implicit: ImplicitRewards | None = None,
                       settings: RouterSettings | None = None,
                       warm_start: np.ndarray | None = None,
-                      arm_mask: np.ndarray | None = None) -> tuple[Trace, Router]:
+                      arm_mask: np.ndarray | None = None,
+                      early_stop: EarlyStop | None = None) -> tuple[Trace, Router]:
     """Stream ``order``'s prompts through one router whose scores follow ``plan``.
 
     Args:
@@ -126,6 +129,8 @@ def run_with_feedback(ctx: Context, plan: FeedbackPlan, objective: Objective,
         warm_start: Prompt indices to fit the router on first (every arm's expected
             outcome: the setting of a user with an eval set), or ``None``.
         arm_mask: Arms the router may use (default: all).
+        early_stop: Make every self-consistency arm stop early by this rule (its samples
+            replayed wave by wave from one draw, charged per call as billed).
 
     Returns:
         The trace (quality is the true, unflipped score of the served answer) and the
@@ -135,29 +140,35 @@ def run_with_feedback(ctx: Context, plan: FeedbackPlan, objective: Objective,
     env, table = ctx.env, ctx.table
     X = ctx.features(settings.dim)
     mask = np.ones(env.n_arms, dtype=bool) if arm_mask is None else arm_mask
-    arms = [env.arms[i] for i in np.flatnonzero(mask)]
+    space = env.arms if early_stop is None else adaptive_arms(env, early_stop)
+    index = {a: i for i, a in enumerate(space)}
+    arms = [space[i] for i in np.flatnonzero(mask)]
     router = Router(
         arms, prices=table.prices, objective=objective,
-        backends=replay_backends(env, table.models, seed),
+        backends=replay_backends(env, table.models, seed) if early_stop is None
+        else wave_backends(env, table.models, seed),
         featurizer=HashingFeaturizer(settings.dim), alpha=settings.alpha,
         ridge=settings.ridge, arm_ridge=settings.arm_ridge, forgetting=settings.forgetting,
         hybrid=settings.hybrid, prior_output_tokens=settings.prior_output_tokens,
         seed=seed, implicit_reward=implicit,
     )
     if warm_start is not None:
+        if early_stop is not None:
+            raise ValueError("a warm start fits fixed-n outcomes: not with early_stop")
         _warm_start(router, ctx, X, warm_start, np.flatnonzero(mask))
     queue = FeedbackQueue(plan, np.random.default_rng([seed, 7]))
     steps = len(order)
     out_arm, out_q, out_c = np.zeros(steps, dtype=np.int64), np.zeros(steps), np.zeros(steps)
     for t, p in enumerate(order):
         ok = env.allowed[p] & mask
-        options: dict[str, Any] = {PROMPT_OPTION: int(p)}
+        options: dict[str, Any] = {PROMPT_OPTION: int(p), STEP_OPTION: t}
         result = router.invoke(str(table.prompts[p]), features=X[p],
-                               allowed=env.arms_where(ok), **options)
-        a = env.arm_index[result.decision.arm]
+                               allowed=[space[i] for i in np.flatnonzero(ok)], **options)
+        a = index[result.decision.arm]
         _, g, k = result.sample.payload
         quality = float(table.score[p, g, k])
-        cost = env.cost(p, g, (s.payload[2] for s in result.samples))
+        cost = result.cost if early_stop is not None else env.cost(
+            p, g, (s.payload[2] for s in result.samples))
         queue.push(t, result.decision.id, quality, cost)
         for decision_id, score, spent in queue.due(t):
             router.feedback(decision_id, score, cost=spent)
