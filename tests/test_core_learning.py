@@ -36,7 +36,7 @@ def test_budget_tracks_target_and_beats_affordable_fixed_arm() -> None:
                        workload.backends(), seed=0)
     trace = run_online(workload, router, 5000, 1.0)
     mean_cost = float(np.mean(trace.cost))
-    assert abs(mean_cost - budget) <= 0.05 * budget, mean_cost
+    assert abs(mean_cost - budget) <= 0.005 * budget, mean_cost  # within 0.5%
     affordable = [a for a in arms if workload.expected_cost(a, 20) <= budget]
     best_fixed_quality = max(
         np.mean([workload.expected_quality(c, a) for c in workload.categories])

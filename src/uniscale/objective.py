@@ -39,22 +39,30 @@ class Tradeoff:
 class Budget:
     """Best quality while the mean cost per request tracks ``per_request`` USD.
 
-    The cost weight λ adapts by projected online dual ascent:
-    ``μ ← max(0, μ + step · (cost / per_request − 1))`` with ``λ = μ / per_request``.
+    The cost weight λ adapts by projected online dual ascent,
+    ``μ ← max(0, μ + step · (cost − target) / per_request)`` with ``λ = μ / per_request``,
+    where the target of each request also repays what was over- or under-spent so far
+    over the next ``horizon`` requests: ``target = per_request − deficit / horizon``,
+    ``deficit = spent − per_request · requests``. Plain dual ascent settles with a
+    standing deficit (μ itself is the integral of the error); repaying it makes the
+    running mean converge to the target instead of drifting a few per cent off it.
 
     Attributes:
         per_request: Target mean USD per request.
         step: Dual step size (dimensionless).
         initial_multiplier: Starting μ.
+        horizon: Requests over which a deficit is repaid (smaller: tighter, jumpier).
     """
 
     per_request: float
     step: float = 0.05
     initial_multiplier: float = 1.0
+    horizon: float = 50.0
 
     def __post_init__(self) -> None:
         _positive("Budget.per_request", self.per_request)
         _positive("Budget.step", self.step)
+        _positive("Budget.horizon", self.horizon)
         m = self.initial_multiplier
         if isinstance(m, bool) or not isinstance(m, (int, float)) or not math.isfinite(m) \
                 or m < 0:
@@ -91,12 +99,17 @@ class Pacer:
 
     def charge(self, cost: float, *, new_request: bool) -> None:
         """Account ``cost`` USD (a prediction at decide time or a later correction)."""
+        budget = self.objective if isinstance(self.objective, Budget) else None
+        target = 0.0
+        if budget is not None and new_request:
+            deficit = self.spent - budget.per_request * self.requests
+            target = min(max(budget.per_request - deficit / budget.horizon, 0.0),
+                         3.0 * budget.per_request)
         self.spent += cost
         if new_request:
             self.requests += 1
-        if isinstance(self.objective, Budget):
-            target = self.objective.per_request if new_request else 0.0
-            step = self.objective.step * (cost - target) / self.objective.per_request
+        if budget is not None:
+            step = budget.step * (cost - target) / budget.per_request
             self.multiplier = max(0.0, self.multiplier + step)
 
     @property
