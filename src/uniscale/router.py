@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -162,6 +163,10 @@ class Router:
         self.pending = pending_store if pending_store is not None else PendingStore(
             feedback_ttl, clock)
         self.rng = np.random.default_rng(seed)
+        # decision ids: a random prefix per router and a counter (unique across replicas)
+        self._id_prefix = uuid.uuid4().hex[:16]
+        self._id_count = itertools.count()
+        self._slot_cache: tuple[tuple[int, int], list[Arm], np.ndarray | None] | None = None
         self.implicit = as_implicit(implicit_reward)
         self.stats: dict[str, Any] = {"decisions": 0, "feedback": 0, "ignored_feedback": 0,
                                       "failures": {}}
@@ -281,9 +286,22 @@ class Router:
             self.context.encode(context)  # a clear error when context= cannot be used
         return x, tokens
 
+    def _slots_of(self, arms: list[Arm]) -> np.ndarray | None:
+        """The policy slots of ``arms`` (``None``: every slot, in order), cached per list."""
+        cached = self._slot_cache
+        policy = (id(self.policy), len(self.policy.slots))
+        if cached is not None and cached[0] == policy and cached[1] == arms:
+            return cached[2]
+        index = np.array([self.policy.slot(a.key) for a in arms], dtype=np.int64)
+        every = len(arms) == len(self.policy.slots) and np.array_equal(index,
+                                                                        np.arange(len(arms)))
+        slots = None if every else index
+        self._slot_cache = (policy, list(arms), slots)
+        return slots
+
     def _decide(self, x: np.ndarray, tokens: int, arms: list[Arm], *, new_request: bool,
                 context: Mapping[str, Any] | None = None) -> Decision:
-        slots = np.array([self.policy.slot(a.key) for a in arms], dtype=np.int64)
+        slots = self._slots_of(arms)
         self._refresh_samples_per_call()  # a backend may learn that its server refuses `n`
         mean, width = self.policy.estimate(x, slots)
         costs = self.costs.predict_all(arms, tokens, x)
@@ -307,7 +325,8 @@ class Router:
             if safe != pick:
                 pick, propensity = safe, 1.0
         decision = Decision(
-            id=uuid.uuid4().hex, arm=arms[pick], predicted_cost=float(costs[pick]),
+            id=f"{self._id_prefix}{next(self._id_count):016x}", arm=arms[pick],
+            predicted_cost=float(costs[pick]),
             quality=float(mean[pick]), ucb=float(ucb[pick]), cost_weight=lam,
             input_tokens=tokens, pruned=tuple(arms[i].key for i in np.flatnonzero(~keep)),
             propensity=propensity,
