@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .arms import Arm
+from .costplan import CostPlan
 from .errors import ConfigurationError, MissingPriceError
 from .samplecount import SampleCountModel
 from .tokens import OutputTokenModel
@@ -117,7 +118,7 @@ class CostModel:
         self._count: dict[str, float] = {}
         self._extra_in: dict[str, float] = {}
         self._extra_calls: dict[str, float] = {}
-        self._static: dict[int, tuple[Arm, str, float]] = {}
+        self._plans: dict[tuple[int, ...], CostPlan] = {}
         self.sample_counts = SampleCountModel()
         self.output_model = OutputTokenModel(self.prior_output_tokens,
                                              prior_weight=self.prior_weight)
@@ -178,34 +179,15 @@ class CostModel:
 
     def predict_all(self, arms: Sequence[Arm], input_tokens: int,
                     x: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`predict` for every arm, sharing the work of arms of one (model, strategy)."""
-        out = np.empty(len(arms))
-        learned: dict[str, tuple[float, float]] = {}
-        if x is not None:
-            keys = sorted({self._key(a) for a in arms})
-            for key, value in zip(keys, self.output_model.predict(keys, x), strict=True):
-                if math.isfinite(value):
-                    learned[key] = (float(value), self._extra_input(key))
-        for i, arm in enumerate(arms):
-            entry = self._static.get(id(arm))
-            if entry is None or entry[0] is not arm:
-                scorer = float(hasattr(arm.strategy, "expected_scorer_cost"))  # learned: per call
-                entry = (arm, self._key(arm), scorer)
-                self._static[id(arm)] = entry
-            key = entry[1]
-            tokens = learned.get(key)
-            if tokens is None:
-                tokens = learned[key] = (self.expected_output_tokens(arm),
-                                         self.expected_extra_input_tokens(arm))
-            price = self.price(arm.model)
-            per_call = max(input_tokens + tokens[1], 0.0)
-            used, calls = self.sample_counts.expected(
-                arm, self.calls(arm), self.samples_per_call.get(arm.model, 1))
-            out[i] = (price.input * per_call * calls + price.output * tokens[0] * used
-                      ) / 1_000_000
-            if entry[2]:
-                out[i] += arm.strategy.expected_scorer_cost * used  # type: ignore[attr-defined]
-        return out
+        """:meth:`predict` for every arm, as one vector expression whose per-arm
+        coefficients are rebuilt only when prices, samples per call or usage change."""
+        key = tuple(map(id, arms))
+        plan = self._plans.get(key)
+        if plan is None or not plan.current(self, arms):
+            if len(self._plans) >= 16:
+                self._plans.clear()
+            plan = self._plans[key] = CostPlan(self, arms)
+        return plan.predict(self, input_tokens, x)
 
     def observe(self, arm: Arm, output_tokens: int, samples: int, *,
                 input_tokens: int | None = None, calls: int = 0,
