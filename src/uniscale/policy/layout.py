@@ -144,6 +144,7 @@ def load_sums(policy: LinUCB, arrays: dict[str, np.ndarray]) -> None:
     policy._nz_cols, policy._nz_vals = padded_blocks(policy._blocks)
     policy._sigma = 1.0
     policy._araw = policy._pack.pack(values["A_raw"]).copy()
+    policy._queued = [[] for _ in range(K)]
     # the per-arm shared sums H_a and Σ r x_s are not in the file: they stay inside the
     # loaded S_zz and zr, and the arms' moments hold what is learned from now on
     mom = np.zeros((K, s + 2, d + s + 1))

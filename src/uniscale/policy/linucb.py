@@ -46,6 +46,7 @@ __all__ = ["LinUCB"]
 
 _PRECISIONS = {"float64": np.float64, "float32": np.float32}
 _RESCALE_BELOW = 1e-8  # fold the forgetting scale into the arrays before it underflows
+_QUEUE = 16  # contexts an arm queues before they are added to its Σ x xᵀ
 _THREADED_FROM = 8192  # products this large may be split over threads by BLAS: pin them
 _UNPINNED = contextlib.nullcontext()
 
@@ -138,7 +139,8 @@ class LinUCB(FullLayout):
         self._sigma = 1.0  # lazy forgetting: true sums = stored sums * _sigma
         self.updates = 0
         # sums, float64, in stored units
-        self._araw = np.zeros((0, p))  # Σ x xᵀ, packed
+        self._araw = np.zeros((0, p))  # Σ x xᵀ, packed (without the contexts still queued)
+        self._queued: list[list[np.ndarray]] = []  # per arm: contexts not in _araw yet
         self._mom = np.zeros((0, s + 2, d + s + 1))  # Σ [x_s, r, 1] ⊗ [x, x_s, 1]
         self._szz0 = np.zeros((0, 0))  # shared sums loaded from a state file
         self._zr0 = np.zeros(0)
@@ -185,6 +187,7 @@ class LinUCB(FullLayout):
         row = np.array([descriptor.get(c, 0.0) for c in self.columns], dtype=float)
         self.slots.append(key)
         self._since.append(0)
+        self._queued.append([])
         self.desc = np.vstack([self.desc.reshape(K, len(self.columns)), row])
         self._blocks.append(layout.blocks_of(row, s))
         self._nz_cols, self._nz_vals = layout.padded_blocks(self._blocks)
@@ -271,7 +274,10 @@ class LinUCB(FullLayout):
         c = 1.0 + float(xt @ u)
         uc = u / c
         self._w[slot] -= pack.outer(u, uc).astype(self._dtype, copy=False)
-        self._araw[slot] += pack.outer(xt)
+        queue = self._queued[slot]
+        queue.append(x.copy() if xt is x else xt)
+        if len(queue) >= _QUEUE:
+            self._fold(slot)
         q = self._q[slot]
         y = q @ xt  # [Cᵀx, θ̂·x] before the update
         e = (rt - y[s]) / c
@@ -306,8 +312,20 @@ class LinUCB(FullLayout):
         self._nq -= gain * (tb[:, :, None] * tb[:, None, :])
         self._bt = layout.block_combine(self._beta, self.desc, s)
 
+    def _fold(self, slot: int | None = None) -> None:
+        """Add queued contexts to ``Σ x xᵀ`` (of one arm, or of every arm): one matrix
+        product per arm instead of one outer product per update."""
+        for i in range(len(self.slots)) if slot is None else (slot,):
+            queue = self._queued[i]
+            if queue:
+                rows = np.array(queue)
+                self._araw[i] += self._pack.pack(rows.T @ rows)
+                queue.clear()
+
     def _arm_inverse(self, slots: np.ndarray) -> np.ndarray:
         """Inverses of the arms' ridge matrices, from their sums (float64)."""
+        for slot in slots:
+            self._fold(int(slot))
         prior = self._pack.identity(self.arm_ridge * self._ps)
         return layout.sym_inv(self._pack.unpack(self._araw[slots] + prior))
 
@@ -388,6 +406,7 @@ class LinUCB(FullLayout):
 
     def _rescale(self) -> None:
         """Fold the lazy forgetting scale into the stored arrays (``σ`` back to 1)."""
+        self._fold()
         g = self._sigma
         for name in ("_araw", "_mom", "_szz0", "_zr0", "_b0", "_v"):
             getattr(self, name)[...] *= g

@@ -24,6 +24,9 @@ class FullLayout:
     _ps: float
     _sigma: float
     _araw: np.ndarray
+
+    def _fold(self, slot: int | None = None) -> None:
+        """Add queued contexts to the packed sums (see :class:`~uniscale.policy.LinUCB`)."""
     _mom: np.ndarray
     _w: np.ndarray
     _m: np.ndarray
@@ -48,6 +51,7 @@ class FullLayout:
     @property
     def A_raw(self) -> np.ndarray:
         """``Σ x xᵀ`` per arm, shape ``(K, d, d)``."""
+        self._fold()
         return self._pack.unpack(self._araw) * self._sigma
 
     @property
