@@ -200,3 +200,11 @@ def test_demo_runs_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
                 "trained-router"} <= set(entry["policies"])
     assert "budget" in data["tables"][0]
     assert "oracle" in capsys.readouterr().out
+
+
+def test_progress_lines_while_tuning(toy_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", str(toy_path), "--wtp", "0.01", "--seeds", "1", "--tune",
+                 "--policies", "uniscale"]) == 0
+    captured = capsys.readouterr()
+    assert "tuning on the train split: 400/400 steps (100%)" in captured.err  # 40 x 5 x 2
+    assert "tuned on the train split: uniscale" in captured.out

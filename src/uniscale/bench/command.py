@@ -19,6 +19,7 @@ from .env import DEFAULT_N_GRID
 from .peers import PEER_NAME, paretobandit_available
 from .policies import ALL_POLICIES, LEARNERS, RouterSettings
 from .report import (
+    TUNE_GRID,
     BenchResult,
     fixed_points,
     run_bench,
@@ -191,10 +192,11 @@ def bench_command(args: argparse.Namespace) -> int:
                 "the test part's")
     tuned = None
     if args.tune:
-        with console.progress_bar(1, "tuning on the train split",
+        learners = sum(p in LEARNERS for p in policies)
+        steps = learners * int((~t.is_test).sum()) * len(TUNE_GRID) * 2  # 2 tuning seeds
+        with console.progress_bar(steps, "tuning on the train split",
                                   enabled=not args.quiet) as advance:
-            tuned = tune_on_train(ctx, objective, policies=policies, progress=lambda k: None)
-            advance(1)
+            tuned = tune_on_train(ctx, objective, policies=policies, progress=advance)
         settings = tuned["chosen"]
         for name, chosen in settings.items():
             console.say(f"tuned on the train split: {name}: alpha={chosen.alpha}, "
