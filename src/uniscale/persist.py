@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from .arms import Arm, ArmSpace
 from .conservative import ConservativeGuard
@@ -23,6 +26,7 @@ from .objective import Budget, Objective, Tradeoff
 from .policy.linucb import LinUCB
 from .statecheck import check_meta, check_policy
 from .store.file import read_state, write_state
+from .store.memory import FIELDS, Pending
 from .strategies import SelfConsistency, Single, Strategy
 
 if TYPE_CHECKING:
@@ -45,29 +49,66 @@ def _objective_config(objective: Objective) -> dict[str, Any]:
     return {"kind": "budget", **asdict(objective)}
 
 
-def save_router(router: Router, path: str) -> None:
-    """Write ``router``'s configuration and learned state to ``path``."""
+def snapshot_router(router: Router) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Copy ``router``'s configuration and learned state (call under the router's lock).
+
+    Only copies are made here (arrays, small dicts, the pending decisions); turning them
+    into JSON and writing happen in :func:`write_snapshot`, outside the lock.
+    """
     policy_meta, arrays = router.policy.state()
+    pending = router.pending
     meta = {
         "arms": [_arm_config(a) for a in router.arms],
         "prices": {m: asdict(p) for m, p in router.costs.prices.items()},
         "objective": _objective_config(router.objective),
         "featurizer": router.featurizer.config(),
         "policy_config": router.policy.config(),
-        "policy": policy_meta,
-        "cost_model": {"state": router.costs.state(),
+        "policy": copy.deepcopy(policy_meta),
+        "cost_model": {"state": copy.deepcopy(router.costs.state()),
                        "prior_output_tokens": router.costs.prior_output_tokens},
         "pacer": router.pacer.state(),
-        "pending": router.pending.state(),
-        "rng": router.rng.bit_generator.state,
-        "settings": {"prune": router.prune, "feedback_ttl": router.pending.ttl,
+        "pending": pending.snapshot() if hasattr(pending, "snapshot") else pending.state(),
+        "rng": copy.deepcopy(router.rng.bit_generator.state),
+        "settings": {"prune": router.prune, "feedback_ttl": pending.ttl,
                      "on_invalid_feedback": router.on_invalid_feedback,
                      "fallback": [a.key for a in router.fallback], "seed": router.seed,
-                     "context_dim": router.context.dim},
-        "stats": router.stats,
-        "guard": None if router.guard is None else router.guard.state(),
+                     "context_dim": router.context.dim,
+                     "max_pending": int(getattr(pending, "max_pending", 10_000))},
+        "stats": copy.deepcopy(router.stats),
+        "guard": None if router.guard is None else copy.deepcopy(router.guard.state()),
     }
-    write_state(path, meta, {**arrays, **router.costs.arrays()})
+    copies = {name: np.array(value, dtype=float)
+              for name, value in {**arrays, **router.costs.arrays()}.items()}
+    return meta, copies
+
+
+def write_snapshot(snapshot: tuple[dict[str, Any], dict[str, np.ndarray]], path: str) -> None:
+    """Write a :func:`snapshot_router` snapshot to ``path`` atomically."""
+    meta, arrays = snapshot
+    pending = meta["pending"]
+    if pending and isinstance(pending[0], Pending):
+        # contexts go to one array (compact, quick to encode); the rest stays in the meta
+        rows = [dict(zip(FIELDS, (getattr(p, f) for f in FIELDS), strict=True))
+                for p in pending]
+        arrays = {**arrays, "pending_x": np.stack([row.pop("x") for row in rows])}
+        meta = {**meta, "pending": rows}
+    write_state(path, meta, arrays)
+
+
+def _pending_items(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
+                   ) -> list[dict[str, Any]]:
+    """The saved pending decisions with their contexts (from ``pending_x`` or inline)."""
+    items = [dict(item) for item in meta["pending"]]
+    stacked = arrays.get("pending_x")
+    if stacked is not None:
+        for item, x in zip(items, stacked, strict=True):
+            item["x"] = x
+    return items
+
+
+def save_router(router: Router, path: str) -> None:
+    """Write ``router``'s configuration and learned state to ``path``."""
+    write_snapshot(snapshot_router(router), path)
 
 
 def _strategy(config: Mapping[str, Any]) -> Strategy:
@@ -143,6 +184,7 @@ def _settings(meta: Mapping[str, Any], space: ArmSpace, code: Mapping[str, Any]
         "feedback_ttl": float(settings["feedback_ttl"]),
         "on_invalid_feedback": settings["on_invalid_feedback"],
         "prior_output_tokens": float(meta["cost_model"]["prior_output_tokens"]),
+        "max_pending": int(settings.get("max_pending", 10_000)),
     }
     effective = dict(saved)
     changed: list[str] = []
@@ -223,6 +265,7 @@ def _build(cls: type[Router], path: str, meta: dict[str, Any], arrays: dict[str,
         on_invalid_feedback=effective["on_invalid_feedback"],
         fallback=effective["fallback"],
         prior_output_tokens=effective["prior_output_tokens"],
+        max_pending=effective["max_pending"],
         seed=meta["settings"]["seed"], clock=clock, pending_store=pending_store,
         context_dim=int(meta["settings"].get("context_dim", 0)),
     )
@@ -242,7 +285,7 @@ def _build(cls: type[Router], path: str, meta: dict[str, Any], arrays: dict[str,
     if type(router.objective) is not type(_objective(meta["objective"])):
         pacer["multiplier"] = router.pacer.multiplier  # λ learned for another kind of goal
     router.pacer.set_state(pacer)
-    router.pending.set_state(meta["pending"])
+    router.pending.set_state(_pending_items(meta, arrays))
     router.rng.bit_generator.state = meta["rng"]
     router.stats = meta["stats"]
     check_policy(router.policy, router.policy.dim)

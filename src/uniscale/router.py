@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import threading
@@ -74,6 +75,8 @@ class Router:
         pending_store: Where decisions wait for feedback (default: in memory); a
             :class:`~uniscale.store.redis.RedisPendingStore` lets any replica take the
             feedback of a decision another replica made.
+        max_pending: Most decisions waiting for feedback at once (in memory); beyond it
+            the oldest waiting decision is evicted and counted in ``stats["evicted"]``.
         log: Decision log: a JSONL file path or a callable taking each record (a dict),
             or a :class:`~uniscale.log.DecisionSink`; read it with :func:`read_log`.
         log_features: Write each decision's features to the log (needed to warm start
@@ -122,6 +125,7 @@ class Router:
         seed: int = 0,
         clock: Callable[[], float] = time.time,
         pending_store: PendingStore | None = None,
+        max_pending: int = 10_000,
         log: LogTarget | DecisionSink | None = None,
         log_features: bool = False,
         context_dim: int = 16,
@@ -161,7 +165,8 @@ class Router:
             blas_threads=blas_threads,
         )
         self.pending = pending_store if pending_store is not None else PendingStore(
-            feedback_ttl, clock)
+            feedback_ttl, clock, max_pending=validate.positive_count("max_pending",
+                                                                     max_pending))
         self.rng = np.random.default_rng(seed)
         # decision ids: a random prefix per router and a counter (unique across replicas)
         self._id_prefix = uuid.uuid4().hex[:16]
@@ -171,6 +176,7 @@ class Router:
         self.stats: dict[str, Any] = {"decisions": 0, "feedback": 0, "ignored_feedback": 0,
                                       "failures": {}}
         self._lock = threading.RLock()
+        self._save_lock = threading.Lock()
         for arm in self.arms:
             self._check_arm(arm)
             self.policy.add_slot(arm.key, self._descriptor(arm))
@@ -332,9 +338,11 @@ class Router:
             propensity=propensity,
             table=CandidateTable(arms, mean, width, ucb, costs, raw, keep, pick),
         )
-        self.pending.put(Pending(decision.id, arms[pick].key, x, decision.predicted_cost,
-                                 decision.predicted_cost, self.pending.clock(),
-                                 input_tokens=tokens))
+        evicted = self.pending.put(Pending(decision.id, arms[pick].key, x,
+                                           decision.predicted_cost, decision.predicted_cost,
+                                           self.pending.clock(), input_tokens=tokens))
+        if evicted:
+            self.stats["evicted"] = self.stats.get("evicted", 0) + evicted
         self.pacer.charge(decision.predicted_cost, new_request=new_request)
         self.stats["decisions"] += 1
         if self.decision_log is not None:
@@ -392,8 +400,11 @@ class Router:
 
     def _settle(self, pending: Pending, observed: float) -> None:
         self.pacer.charge(observed - pending.charged, new_request=False)
-        pending.charged = observed
-        pending.observed_cost = observed
+        # a new value, not a change in place: a save's snapshot may still share the old one
+        settled = dataclasses.replace(pending, charged=observed, observed_cost=observed)
+        update = getattr(self.pending, "update", None)
+        if update is not None:
+            update(settled)
 
     def observe(self, decision_id: str, usage: Usage, *, samples: int = 1,
                 extra_cost: float = 0.0, request_tokens: int | None = None) -> float:
@@ -576,10 +587,12 @@ class Router:
     # -- persistence ------------------------------------------------------------------
     def save(self, path: str) -> None:
         """Save everything learned to ``path`` atomically (JSON, or NPZ for ``.npz``)."""
-        from .persist import save_router
+        from .persist import snapshot_router, write_snapshot
 
-        with self._lock:
-            save_router(self, path)
+        with self._save_lock:  # saves in order; decide only waits for the snapshot
+            with self._lock:
+                snapshot = snapshot_router(self)
+            write_snapshot(snapshot, path)
 
     @classmethod
     def load(cls, path: str, *, backends: Mapping[str, Any] | None = None,
@@ -590,6 +603,7 @@ class Router:
              prune: bool | None = None, feedback_ttl: float | None = None,
              on_invalid_feedback: str | None = None,
              prior_output_tokens: float | None = None,
+             max_pending: int | None = None,
              pending_store: PendingStore | None = None) -> Router:
         """Load a router saved by :meth:`save`.
 
@@ -615,6 +629,7 @@ class Router:
             feedback_ttl: Seconds a decision waits for feedback.
             on_invalid_feedback: ``"raise"`` or ``"ignore"``.
             prior_output_tokens: Output tokens per sample assumed before usage is seen.
+            max_pending: Most decisions waiting for feedback at once.
             pending_store: Where decisions wait for feedback (not saved in the file).
 
         Raises:
@@ -628,6 +643,6 @@ class Router:
         settings = {"prices": prices, "objective": objective, "alpha": alpha,
                     "fallback": fallback, "prune": prune, "feedback_ttl": feedback_ttl,
                     "on_invalid_feedback": on_invalid_feedback,
-                    "prior_output_tokens": prior_output_tokens}
+                    "prior_output_tokens": prior_output_tokens, "max_pending": max_pending}
         return load_router(cls, path, backends=backends, featurizer=featurizer, arms=arms,
                            clock=clock, settings=settings, pending_store=pending_store)

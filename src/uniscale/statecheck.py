@@ -131,6 +131,7 @@ def _settings(meta: Mapping[str, Any], keys: list[str]) -> int:
         if key not in keys:
             raise _fail(f"settings.fallback[{i}]", key, "the key of a saved arm")
     _int(settings.get("seed"), "settings.seed")
+    _int(settings.get("max_pending", 10_000), "settings.max_pending", 1, 10**8)
     return _int(settings.get("context_dim", 0), "settings.context_dim", 0, 65_536)
 
 
@@ -229,18 +230,26 @@ def _policy_arrays(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
     _symmetric_psd("S_zz", values["S_zz"], float(config["ridge"]) * prior)
 
 
-def _pending(meta: Mapping[str, Any], slots: set[str], dim: int) -> None:
-    for i, item in enumerate(_list(meta.get("pending"), "pending", MAX_PENDING)):
+def _pending(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], slots: set[str],
+             dim: int) -> None:
+    items = _list(meta.get("pending"), "pending", MAX_PENDING)
+    stacked = "pending_x" in arrays
+    if stacked:
+        _array(arrays, "pending_x", (len(items), dim))
+    for i, item in enumerate(items):
         field = f"pending[{i}]"
         item = _dict(item, field)
         _str(item.get("id"), f"{field}.id")
         if item.get("arm") not in slots:
             raise _fail(f"{field}.arm", item.get("arm"), "the key of a saved arm")
         x = item.get("x")
-        if not isinstance(x, list) or len(x) != dim:
-            raise _fail(f"{field}.x", x, f"a list of {dim} numbers")
-        for j, value in enumerate(x):
-            _num(value, f"{field}.x[{j}]")
+        if stacked and x is not None:
+            raise _fail(f"{field}.x", x, "no inline context (they are in pending_x)")
+        if not stacked:
+            if not isinstance(x, list) or len(x) != dim:
+                raise _fail(f"{field}.x", x, f"a list of {dim} numbers")
+            for j, value in enumerate(x):
+                _num(value, f"{field}.x[{j}]")
         _num(item.get("predicted_cost"), f"{field}.predicted_cost", 0.0)
         _num(item.get("charged"), f"{field}.charged")
         _num(item.get("created"), f"{field}.created")
@@ -281,7 +290,7 @@ def check_meta(meta: Any, arrays: Mapping[str, np.ndarray]) -> None:
         if name in state:
             _numbers(state[name], f"cost_model.state.{name}",
                      -math.inf if name == "extra_input" else 0.0)
-    _pending(meta, set(_dict(meta["policy"], "policy")["slots"]), int(config["dim"]))
+    _pending(meta, arrays, set(_dict(meta["policy"], "policy")["slots"]), int(config["dim"]))
     _stats(meta)
 
 

@@ -170,3 +170,11 @@ def finite_scores(scores: np.ndarray) -> None:
             "the learned statistics give non-finite arm scores (a numerical breakdown); "
             "nothing was changed: load the last good state file or start a new Router, and "
             "report this with the state file")
+
+
+def positive_count(name: str, value: Any, high: int = 10**8) -> int:
+    """``value`` as a whole number in ``[1, high]``."""
+    number = count(name, value, high=high)
+    if number < 1:
+        raise ConfigurationError(f"{name} must be a whole number >= 1, got {value!r}")
+    return number

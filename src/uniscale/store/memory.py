@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -10,7 +11,12 @@ import numpy as np
 
 from ..errors import DuplicateFeedbackError, ExpiredDecisionError, UnknownDecisionError
 
-__all__ = ["Pending", "PendingStore"]
+__all__ = ["FIELDS", "Pending", "PendingStore", "pending_state"]
+
+FIELDS = ("id", "arm", "x", "predicted_cost", "charged", "created", "observed_cost",
+          "input_tokens")
+"""The fields of :class:`Pending`, in order."""
+_fields = operator.attrgetter(*FIELDS)
 
 
 @dataclass
@@ -59,18 +65,27 @@ class PendingStore:
     Ids that received feedback are remembered (up to ``remember`` of them) so that a
     repeated feedback is reported as such rather than as an unknown id.
 
+    At most ``max_pending`` decisions wait at once: a new decision beyond that evicts the
+    oldest waiting one (the one closest to expiry), whose feedback then raises
+    ``UnknownDecisionError`` saying so; :attr:`evicted` counts them. Memory is about
+    ``max_pending × (8 × dim + 400)`` bytes (15 MB for 10,000 decisions at dim 144).
+
     Args:
         ttl: Seconds a decision waits for feedback.
         clock: Wall-clock function.
         remember: How many answered or expired ids to remember.
+        max_pending: Most decisions waiting for feedback at once.
     """
 
     def __init__(
-        self, ttl: float, clock: Callable[[], float], *, remember: int = 100_000
+        self, ttl: float, clock: Callable[[], float], *, remember: int = 100_000,
+        max_pending: int = 10_000,
     ) -> None:
         self.ttl = float(ttl)
         self.clock = clock
         self.remember = remember
+        self.max_pending = int(max_pending)
+        self.evicted = 0
         self._pending: OrderedDict[str, Pending] = OrderedDict()
         self._done: OrderedDict[str, str] = OrderedDict()
 
@@ -80,10 +95,17 @@ class PendingStore:
     def __iter__(self) -> Iterator[Pending]:
         return iter(list(self._pending.values()))
 
-    def put(self, item: Pending) -> None:
-        """Hold ``item`` until feedback or expiry."""
+    def put(self, item: Pending) -> int:
+        """Hold ``item`` until feedback or expiry; returns how many it evicted (0 or 1)."""
         self._expire()
         self._pending[item.id] = item
+        evicted = 0
+        while len(self._pending) > self.max_pending:
+            oldest, _ = self._pending.popitem(last=False)
+            self._mark(oldest, "evicted")
+            evicted += 1
+        self.evicted += evicted
+        return evicted
 
     def _mark(self, decision_id: str, why: str) -> None:
         self._done[decision_id] = why
@@ -116,6 +138,11 @@ class PendingStore:
             raise duplicate_error(decision_id)
         if why == "expired":
             raise expired_error(decision_id, self.ttl)
+        if why == "evicted":
+            raise UnknownDecisionError(
+                f"decision {decision_id!r} was evicted: more than {self.max_pending} "
+                "decisions were waiting for feedback; raise max_pending= on the Router or "
+                "give feedback sooner")
         if why == "failed":
             raise UnknownDecisionError(
                 f"decision {decision_id!r} failed on its backend and was served by a fallback;"
@@ -151,14 +178,20 @@ class PendingStore:
         self._mark(decision_id, why)
         return item
 
+    def update(self, item: Pending) -> None:
+        """Replace a waiting decision by ``item`` (same id); nothing when it left."""
+        if item.id in self._pending:
+            self._pending[item.id] = item
+
+    def snapshot(self) -> list[Pending]:
+        """The waiting decisions, in O(1) per item under the router's lock: stored values
+        are never changed in place (:meth:`update` replaces them), so sharing them is
+        safe; :func:`pending_state` turns them into JSON-ready form later."""
+        return list(self._pending.values())
+
     def state(self) -> list[dict[str, object]]:
         """JSON-ready pending decisions."""
-        return [
-            {"id": p.id, "arm": p.arm, "x": p.x.tolist(), "predicted_cost": p.predicted_cost,
-             "charged": p.charged, "created": p.created, "observed_cost": p.observed_cost,
-             "input_tokens": p.input_tokens}
-            for p in self._pending.values()
-        ]
+        return pending_state(self.snapshot())
 
     def set_state(self, items: list[dict[str, object]]) -> None:
         """Restore :meth:`state`."""
@@ -174,3 +207,17 @@ class PendingStore:
                 observed_cost=None if cost is None else float(cost),  # type: ignore[arg-type]
                 input_tokens=int(raw.get("input_tokens", 0)),  # type: ignore[call-overload]
             )
+        while len(self._pending) > self.max_pending:  # saved with a larger bound
+            oldest, _ = self._pending.popitem(last=False)
+            self._mark(oldest, "evicted")
+            self.evicted += 1
+
+
+def pending_state(items: list[Pending]) -> list[dict[str, object]]:
+    """JSON-ready form of pending decisions."""
+    out: list[dict[str, object]] = []
+    for item in map(_fields, items):
+        row: dict[str, object] = dict(zip(FIELDS, item, strict=True))
+        row["x"] = item[2].tolist()
+        out.append(row)
+    return out

@@ -97,10 +97,17 @@ class RedisPendingStore:
             if raw is not None:
                 yield load_pending(json.loads(raw))
 
-    def put(self, item: Pending) -> None:
-        """Hold ``item`` for ``ttl`` seconds."""
+    def put(self, item: Pending) -> int:
+        """Hold ``item`` for ``ttl`` seconds (Redis's ``maxmemory`` bounds how many)."""
         with reachable("storing a decision"):
             self.client.set(self._key("pending", item.id), dump_pending(item), px=self._px)
+        return 0
+
+    def update(self, item: Pending) -> None:
+        """Replace a waiting decision (its time-to-live kept); nothing when it left."""
+        with reachable("updating a decision"):
+            self.client.set(self._key("pending", item.id), dump_pending(item), xx=True,
+                            keepttl=True)
 
     def get(self, decision_id: str) -> Pending:
         """The pending decision, or the reason it is not pending (see PendingStore.get)."""

@@ -1,0 +1,100 @@
+"""Memory of unanswered decisions, and how long a save blocks decide.
+
+1e5 decisions are never fed back; the pending store keeps at most ``max_pending`` of
+them (default 10,000). Then one thread saves in a loop while the main thread decides:
+the save copies the state under the router's lock and writes outside it, so decide
+waits only for the copy. Printed: memory growth, pending count, file size, the time a
+save holds the lock, and decide latency with and without a concurrent save (ratio).
+
+    python benchmarks/save_blocking.py            # 1e5 decisions
+    python benchmarks/save_blocking.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import threading
+import time
+import tracemalloc
+
+import numpy as np
+
+import uniscale as us
+from uniscale.persist import snapshot_router
+
+
+def _latencies(router: us.Router, n: int, x: np.ndarray) -> np.ndarray:
+    out = np.empty(n)
+    for i in range(n):
+        start = time.perf_counter()
+        router.decide(features=x)
+        out[i] = time.perf_counter() - start
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decisions", type=int, default=100_000)
+    parser.add_argument("--max-pending", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    total = 20_000 if args.quick else args.decisions
+    arms = us.ArmSpace.product(["small", "large"], [us.Single(), us.SelfConsistency()],
+                               [1, 3, 5])
+    prices = {"small": us.Price(0.15, 0.6), "large": us.Price(2.5, 10.0)}
+    router = us.Router(arms, prices, max_pending=args.max_pending)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(router.featurizer.dim)
+    x /= np.linalg.norm(x)
+    tracemalloc.start()
+    for _ in range(total):
+        router.decide(features=x)
+    grown = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    folder = tempfile.mkdtemp()
+    path = os.path.join(folder, "state.json")
+    start = time.perf_counter()
+    router.save(path)
+    save_s = time.perf_counter() - start
+    holds = []
+    for _ in range(5):
+        with router._lock:
+            t0 = time.perf_counter()
+            snapshot_router(router)
+            holds.append(time.perf_counter() - t0)
+    probe = 300 if args.quick else 2_000
+    alone = _latencies(router, probe, x)
+    stop = threading.Event()
+    saves = [0]
+
+    def saver() -> None:
+        while not stop.is_set():
+            router.save(path)
+            saves[0] += 1
+
+    thread = threading.Thread(target=saver)
+    thread.start()
+    during = _latencies(router, probe, x)
+    stop.set()
+    thread.join()
+    print(f"decisions never fed back   {total}")
+    print(f"pending kept (bound)       {len(router.pending)} ({args.max_pending})")
+    print(f"evicted                    {router.stats.get('evicted', 0)}")
+    print(f"memory after them          {grown / 2**20:.1f} MiB (traced Python + numpy)")
+    print(f"state file                 {os.path.getsize(path) / 2**20:.1f} MiB, "
+          f"save {save_s * 1000:.0f} ms")
+    print(f"lock held by a save        {np.median(holds) * 1000:.1f} ms median, "
+          f"{max(holds) * 1000:.1f} ms max")
+    print(f"saves during the probe     {saves[0]}")
+    print("decide latency (ms)        p50     p99     max")
+    for name, lat in (("alone", alone), ("during saves", during)):
+        q = np.percentile(lat, [50, 99]) * 1000
+        print(f"  {name:<24} {q[0]:6.2f}  {q[1]:6.2f}  {lat.max() * 1000:6.2f}")
+    print(f"ratio during/alone         p50 {np.median(during) / np.median(alone):.2f}x, "
+          f"p99 {np.percentile(during, 99) / np.percentile(alone, 99):.2f}x")
+
+
+if __name__ == "__main__":
+    main()

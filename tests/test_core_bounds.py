@@ -1,0 +1,77 @@
+"""Bounded memory: pending decisions are capped, saves do not hold the router lock long."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import uniscale as us
+
+
+def test_pending_decisions_are_bounded_oldest_evicted(arms: us.ArmSpace,
+                                                     prices: dict[str, us.Price],
+                                                     tmp_path: Path) -> None:
+    router = us.Router(arms, prices, max_pending=100)
+    decisions = [router.decide(f"question {i}") for i in range(250)]
+    assert len(router.pending) == 100
+    assert router.stats["evicted"] == 150
+    with pytest.raises(us.UnknownDecisionError, match=r"evicted.*max_pending"):
+        router.feedback(decisions[0].id, 1.0)
+    assert router.feedback(decisions[-1].id, 1.0)
+    router.save(str(tmp_path / "s.json"))
+    smaller = us.Router.load(str(tmp_path / "s.json"), max_pending=10)
+    assert len(smaller.pending) == 10 and smaller.pending.max_pending == 10
+    assert smaller.feedback(decisions[-2].id, 1.0)  # the newest are kept
+    with pytest.raises(us.ConfigurationError, match="max_pending"):
+        us.Router(arms, prices, max_pending=0)
+
+
+def test_unanswered_decisions_stay_within_the_bounds(arms: us.ArmSpace,
+                                                      prices: dict[str, us.Price],
+                                                      tmp_path: Path) -> None:
+    router = us.Router(arms, prices, featurizer=us.HashingFeaturizer(dim=64),
+                       max_pending=1_000)
+    router.pending.remember = 5_000
+    x = np.full(64, 0.1)
+    for _ in range(12_000):  # 1e5 in benchmarks/save_blocking.py
+        router.decide(features=x)
+    assert len(router.pending) == 1_000 and len(router.pending._done) == 5_000
+    assert router.stats["evicted"] == 11_000
+    path = tmp_path / "s.json"
+    router.save(str(path))
+    assert os.path.getsize(path) < 4 << 20
+
+
+def test_decide_runs_while_a_save_writes(arms: us.ArmSpace, prices: dict[str, us.Price],
+                                         tmp_path: Path) -> None:
+    """A save writes outside the router lock: decide proceeds during the write."""
+    router = us.Router(arms, prices, max_pending=5_000)
+    for i in range(5_000):
+        router.decide(f"q {i}")
+    entered, release = threading.Event(), threading.Event()
+    import uniscale.persist as persist
+
+    real = persist.write_state
+
+    def slow_write(*args: object) -> None:
+        entered.set()
+        release.wait(10)
+        real(*args)  # type: ignore[arg-type]
+
+    persist.write_state = slow_write  # type: ignore[assignment]
+    try:
+        saver = threading.Thread(target=router.save, args=(str(tmp_path / "s.json"),))
+        saver.start()
+        assert entered.wait(10)
+        d = router.decide("during the write")  # would deadlock if save held the lock
+        assert router.feedback(d.id, 1.0)
+        release.set()
+        saver.join(10)
+    finally:
+        persist.write_state = real
+    loaded = us.Router.load(str(tmp_path / "s.json"))
+    assert loaded.policy.updates == 0  # the snapshot was taken before that feedback
