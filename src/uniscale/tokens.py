@@ -8,6 +8,11 @@ samples), and corrects the exp-of-a-log-mean bias by the log-normal factor
 ``exp(σ²/2)``, with ``σ²`` the mean squared residual of the current fit. The inverse is
 kept by Sherman–Morrison updates, so one observation costs ``O(d²)``; predicting for
 every arm is one matrix–vector product.
+
+Whether the context helps is measured, not assumed: every observation is first predicted
+(prequentially) by the regression and by the context-free mean of the same key, and a key
+answers only while its regression's squared log error is the smaller; otherwise
+:meth:`OutputTokenModel.predict` returns NaN and the caller uses its running mean.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class OutputTokenModel:
         self._smear = np.zeros(0)          # Σ weight · (log t)²
         self._n = np.zeros(0)              # observations
         self._factor = np.zeros(0)         # exp(σ²/2)
+        self._err = np.zeros((0, 2))       # prequential Σ squared log error: context, mean
 
     # -- shape ---------------------------------------------------------------------
     def _prior(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,6 +79,7 @@ class OutputTokenModel:
         self._smear = np.append(self._smear, 0.0)
         self._n = np.append(self._n, 0.0)
         self._factor = np.append(self._factor, 1.0)
+        self._err = np.vstack([self._err.reshape(slot, 2), np.zeros((1, 2))])
         return slot
 
     # -- learning --------------------------------------------------------------------
@@ -84,6 +91,11 @@ class OutputTokenModel:
         slot = self._slot(key, len(x))
         xt = np.append(x, 1.0)
         y = math.log(max(tokens_per_sample, 1.0))
+        _, prior = self._prior(len(x))
+        flat = (float(self._b[slot, -1]) + self.prior_weight * prior[-1]) \
+            / (float(self._A[slot, -1, -1]) + self.prior_weight)
+        self._err[slot] += weight * np.array([(y - float(self._w[slot] @ xt)) ** 2,
+                                              (y - flat) ** 2])
         self._smear[slot] += weight * y * y
         self._n[slot] += weight
         scaled = math.sqrt(weight) * xt
@@ -114,7 +126,8 @@ class OutputTokenModel:
         out = np.full(len(keys), np.nan)
         if self.dim is None or len(x) != self.dim:
             return out
-        slots = [self._keys.get(k, -1) for k in keys]
+        slots = [s if s >= 0 and self._err[s, 0] < self._err[s, 1] else -1
+                 for s in (self._keys.get(k, -1) for k in keys)]
         idx = np.array([s for s in slots if s >= 0], dtype=np.int64)
         if len(idx) == 0:
             return out
@@ -125,12 +138,17 @@ class OutputTokenModel:
         out[pos] = values
         return out
 
+    def helps(self, key: str) -> bool:
+        """Whether the context has predicted ``key``'s tokens better than their mean."""
+        slot = self._keys.get(key)
+        return slot is not None and bool(self._err[slot, 0] < self._err[slot, 1])
+
     # -- persistence -------------------------------------------------------------------
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """``(metadata, arrays)`` of the learned sums."""
         meta = {"keys": list(self._keys), "dim": self.dim}
         return meta, {"tok_A": self._A, "tok_b": self._b, "tok_smear": self._smear,
-                      "tok_n": self._n}
+                      "tok_n": self._n, "tok_err": self._err}
 
     def set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Restore :meth:`state` (inverses and weights are recomputed from the sums)."""
@@ -155,5 +173,9 @@ class OutputTokenModel:
         self._inv = np.stack([np.linalg.inv(a + np.diag(precision)) for a in A])
         self._w = np.zeros((len(keys), d1))
         self._factor = np.ones(len(keys))
+        err = np.asarray(arrays.get("tok_err", np.zeros((len(keys), 2))), dtype=float)
+        if err.shape != (len(keys), 2) or not np.all(np.isfinite(err)):
+            raise ValueError("token model error sums do not match its keys")
+        self._err = err.copy()
         for slot in range(len(keys)):
             self._refit(slot)
