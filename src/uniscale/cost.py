@@ -47,10 +47,10 @@ class Price:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigurationError(f"Price.{name} must be a number, got {value!r}")
-            if not math.isfinite(value) or value < 0:
+            if not math.isfinite(float(min(value, 1e300))) or value < 0:  # no OverflowError
                 raise ConfigurationError(
-                    f"Price.{name} must be a finite USD amount per 1M tokens >= 0, got {value}"
-                )
+                    f"Price.{name} must be a finite USD amount per 1M tokens >= 0, got "
+                    f"{str(value)[:20]}")
 
     def cost(self, usage: Usage) -> float:
         """USD billed for ``usage``."""

@@ -14,8 +14,9 @@ __all__ = ["Budget", "Objective", "Pacer", "Tradeoff"]
 def _positive(name: str, value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigurationError(f"{name} must be a number of USD, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigurationError(f"{name} must be a finite USD amount > 0, got {value}")
+    if not math.isfinite(float(min(value, 1e300))) or value <= 0:  # no OverflowError
+        raise ConfigurationError(
+            f"{name} must be a finite USD amount > 0, got {str(value)[:20]}")
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ class Budget:
         _positive("Budget.step", self.step)
         _positive("Budget.horizon", self.horizon)
         m = self.initial_multiplier
-        if isinstance(m, bool) or not isinstance(m, (int, float)) or not math.isfinite(m) \
+        if isinstance(m, bool) or not isinstance(m, (int, float)) \
+                or not math.isfinite(float(min(m, 1e300))) \
                 or m < 0:
             raise ConfigurationError("Budget.initial_multiplier must be finite and >= 0")
 
