@@ -108,9 +108,17 @@ def test_vectors_are_deterministic_unit_and_match_wordllama(
     assert a[-1] == pytest.approx(1 / np.sqrt(2))  # bias next to a unit embedding
     # the same embedding wordllama's own inference object computes (truncated to 63)
     model = wl64._model()
-    joined = "\n".join([text, text])  # the last user turn counts twice
-    expected = model.embed(joined, norm=True)[0]
-    np.testing.assert_allclose(wl64.embed(joined), expected, atol=1e-6)
+    expected = model.embed(text, norm=True)[0]
+    np.testing.assert_allclose(wl64.embed(text), expected, atol=1e-6)
+    np.testing.assert_allclose(a[:-1], expected / np.sqrt(2), atol=1e-6)
+    # a conversation: every message once, the last user turn twice
+    chat = [us.Message(role="system", content="Be terse."), *msgs(text),
+            us.Message(role="assistant", content="SELECT 1")]
+    sums = [model.embed(t)[0] * len(model.tokenize(t)[0].ids)  # mean × tokens = sum
+            for t in ("Be terse.", text, text, "SELECT 1")]
+    pooled = np.sum(sums, axis=0)
+    np.testing.assert_allclose(wl64.transform(chat)[:-1],
+                               pooled / np.linalg.norm(pooled) / np.sqrt(2), atol=1e-5)
 
 
 def test_similar_prompts_are_closer_than_unrelated(wl64: us.WordLlamaFeaturizer) -> None:
@@ -204,3 +212,20 @@ def test_loading_leaves_the_root_logger_alone() -> None:
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0", str(logging.WARNING)]
+
+
+def test_featurizers_benchmark_prints_rewards_and_timings() -> None:
+    root = Path(__file__).resolve().parents[1]
+    if not (root.parent / "shared" / "data" / "date_mot.jsonl.gz").exists():
+        pytest.skip("the replay tables are not next to the repository (../shared/data)")
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "featurizers.py"), "--tables", "date_mot",
+         "--mc", "4", "--featurizers", "wl64"],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for label in ("best-fixed", "hash128", "wl64", "oracle"):
+        assert any(line.split()[:1] == [label] for line in lines), (label, done.stdout)
+    assert "ratio vs hash128" in done.stdout
+    timing = [line.split() for line in lines if line.split()[:1] == ["wl64"]][-1]
+    assert timing[-1].endswith("×")

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigurationError
-from .features import _text_of
 from .types import Message
 
 __all__ = ["WordLlamaFeaturizer"]
@@ -159,28 +158,44 @@ class WordLlamaFeaturizer:
                     self._inference = _load_inference(self._folder, self._width)
         return self._inference
 
+    def _token_sum(self, text: str) -> np.ndarray:
+        """Sum of the truncated token vectors of ``text`` (zeros if blank)."""
+        model = self._model()
+        if not text.strip():
+            return np.zeros(self._width)
+        ids = model.tokenizer.encode(text, add_special_tokens=False).ids
+        index = np.asarray(ids, dtype=np.intp)
+        np.clip(index, 0, model.embedding.shape[0] - 1, out=index)
+        return model.embedding[index].sum(axis=0, dtype=np.float64)
+
+    @staticmethod
+    def _unit(vec: np.ndarray) -> np.ndarray:
+        norm = float(np.linalg.norm(vec))
+        return vec / norm if norm > 0 and np.isfinite(norm) else np.zeros_like(vec)
+
     def embed(self, text: str) -> np.ndarray:
         """The unit-normalised, truncated WordLlama embedding of ``text`` (zeros if blank).
 
-        Equal to ``WordLlamaInference.embed(text, norm=True)`` for a non-empty text.
+        Equal to ``WordLlamaInference.embed(text, norm=True)`` for a non-blank text.
         """
-        model = self._model()
-        ids = model.tokenizer.encode(text, add_special_tokens=False).ids if text.strip() else []
-        if not ids:
-            return np.zeros(self._width)
-        index = np.asarray(ids, dtype=np.intp)
-        np.clip(index, 0, model.embedding.shape[0] - 1, out=index)
-        pooled = model.embedding[index].sum(axis=0, dtype=np.float64)
-        norm = float(np.linalg.norm(pooled))
-        return pooled / norm if norm > 0 and np.isfinite(norm) else np.zeros(self._width)
+        return self._unit(self._token_sum(text))
 
     def transform(self, messages: Sequence[Message]) -> np.ndarray:
-        """Embed the conversation into a unit vector of length :attr:`dim`."""
-        vec = self.embed(_text_of(messages))
+        """Embed the conversation into a unit vector of length :attr:`dim`.
+
+        The mean of the token vectors of every message, the last user turn's counted
+        twice (each message is tokenised once), unit-normalised.
+        """
+        last = next((i for i in range(len(messages) - 1, -1, -1)
+                     if messages[i].role == "user"), None)
+        pooled = np.zeros(self._width)
+        for i, message in enumerate(messages):
+            if message.content.strip():
+                pooled += (2.0 if i == last else 1.0) * self._token_sum(message.content)
+        vec = self._unit(pooled)
         if self.bias:
-            vec = np.concatenate([vec, [1.0]])
-        norm = float(np.linalg.norm(vec))
-        return vec / norm if norm > 0 else vec
+            vec = np.concatenate([vec, [1.0]]) / np.sqrt(2.0 if vec.any() else 1.0)
+        return vec
 
     def config(self) -> dict[str, Any]:
         """JSON description of this featurizer."""
