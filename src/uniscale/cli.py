@@ -76,8 +76,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="use only this many prompts per table")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    from .bench.tunecmd import add_tune_command
     from .logcli import add_log_commands
 
+    add_tune_command(sub)
     add_log_commands(sub)
     return parser
 
@@ -112,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from .bench.command import bench_command
 
                 return bench_command(args)
+            if args.command == "tune":
+                from .bench.tunecmd import tune_command
+
+                return tune_command(args)
             if args.command in LOG_COMMANDS:
                 return run_log_command(args)
             from .bench.demo import demo_command
