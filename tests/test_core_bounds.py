@@ -75,3 +75,19 @@ def test_decide_runs_while_a_save_writes(arms: us.ArmSpace, prices: dict[str, us
         persist.write_state = real
     loaded = us.Router.load(str(tmp_path / "s.json"))
     assert loaded.policy.updates == 0  # the snapshot was taken before that feedback
+
+
+def test_save_removes_temporary_files_left_by_crashed_saves(router: us.Router,
+                                                           tmp_path: Path) -> None:
+    target = tmp_path / "state.json"
+    old = tmp_path / ".state.json.abc123.tmp"
+    fresh = tmp_path / ".state.json.def456.tmp"  # maybe another process writing now
+    other = tmp_path / ".other.json.abc123.tmp"
+    for leftover in (old, fresh, other):
+        leftover.write_bytes(b"partial")
+    os.utime(old, (0, 0))
+    os.utime(other, (0, 0))
+    router.save(str(target))
+    assert not old.exists() and fresh.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".other.json.abc123.tmp", ".state.json.def456.tmp", "state.json"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import glob
 import hashlib
 import io
 import json
 import math
 import os
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,21 @@ def _digest(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
+STALE_SECONDS = 3600.0
+"""Age after which a temporary file left by a crashed save is removed."""
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove temporary files that saves killed mid-write left next to ``target``."""
+    now = time.time()
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        try:
+            if now - leftover.stat().st_mtime > STALE_SECONDS:
+                leftover.unlink()
+        except OSError:
+            pass  # another process removed or is replacing it
+
+
 def write_state(path: str | os.PathLike[str], meta: dict[str, Any],
                 arrays: dict[str, np.ndarray]) -> None:
     """Write state atomically: a temporary file in the same folder, fsync, rename.
@@ -110,6 +127,7 @@ def write_state(path: str | os.PathLike[str], meta: dict[str, Any],
         doc = {"format": FORMAT, "version": VERSION, "sha256": digest, "meta": meta,
                "arrays": {k: _encode(v) for k, v in arrays.items()}}
         payload = json.dumps(doc).encode()
+    _remove_stale(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
