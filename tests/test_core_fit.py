@@ -126,3 +126,23 @@ def test_context_needs_room_for_side_features() -> None:
     with pytest.raises(us.InvalidFeaturesError, match="context_dim"):
         router.decide("q", context={"task": "sql"})
     router.decide("q")
+
+
+def test_fit_under_a_budget_starts_the_cost_weight_where_the_model_spends_it() -> None:
+    arms = [us.Arm("cheap", us.Single()), us.Arm("dear", us.Single())]
+    prices = {"cheap": us.Price(1, 1), "dear": us.Price(100, 100)}
+    records = []
+    for i in range(40):
+        prompt = f"{'hard' if i % 2 else 'easy'} question {i}"
+        records += [us.Outcome(request=prompt, arm=arms[0], score=0.9 if i % 2 == 0 else 0.2,
+                               usage=us.Usage(10, 100, calls=1)),
+                    us.Outcome(request=prompt, arm=arms[1], score=0.95,
+                               usage=us.Usage(10, 100, calls=1))]
+    dear = (100 * (10 + 100)) / 1e6
+    router = us.Router(arms, prices, us.Budget(per_request=0.6 * dear), seed=0, alpha=0.0)
+    router.fit(records)
+    assert router.pacer.multiplier != 1.0  # moved from its configured start
+    picks = [router.decide(f"{'hard' if i % 2 else 'easy'} question {100 + i}").arm
+             for i in range(40)]
+    # the dear model is worth its price on hard questions only, and the budget allows that
+    assert picks.count(arms[1]) == pytest.approx(20, abs=4)

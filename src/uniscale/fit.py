@@ -162,4 +162,43 @@ def fit_router(router: Router, records: Iterable[Any]) -> int:
         elif usd is not None:
             router.costs.observe_cost(arm, usd, tokens, x)
     router.stats["fitted"] = router.stats.get("fitted", 0) + len(batch.arms)
+    _start_pacer(router, batch)
     return len(batch.arms)
+
+
+def _start_pacer(router: Router, batch: PreparedOutcomes, limit: int = 2000) -> None:
+    """Under a :class:`Budget` not yet serving, start λ where the fitted model spends B.
+
+    On the eval set's requests, the cost weight is chosen (by bisection on ``log λ``) as
+    the smallest whose greedy choices — estimated quality minus ``λ`` × predicted cost,
+    over every arm — have a mean predicted cost within the budget, so a short stream
+    does not spend its first part finding λ.
+    """
+    from .objective import Budget
+
+    objective = router.pacer.objective
+    if not isinstance(objective, Budget) or router.pacer.requests or len(batch.arms) == 0:
+        return
+    _, first = np.unique(batch.X, axis=0, return_index=True)
+    first = np.sort(first)[:: max(1, -(-len(first) // limit))]
+    arms = list(router.arms)
+    slots = np.array([router.policy.slot(a.key) for a in arms], dtype=np.int64)
+    quality = np.stack([router.policy.estimate(batch.X[i], slots)[0] for i in first])
+    cost = np.stack([router.costs.predict_all(arms, int(batch.tokens[i]), batch.X[i])
+                     for i in first])
+    rows = np.arange(len(first))
+
+    def spend(lam: float) -> float:
+        return float(cost[rows, np.argmax(quality - lam * cost, axis=1)].mean())
+
+    budget = objective.per_request
+    if spend(0.0) <= budget:
+        router.pacer.multiplier = 0.0
+        return
+    lo, hi = -6.0, 12.0  # log10 of λ · B
+    if spend(10 ** hi / budget) > budget:
+        return  # nothing fits the budget: keep the configured start
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if spend(10 ** mid / budget) <= budget else (mid, hi)
+    router.pacer.multiplier = float(10 ** hi)
