@@ -28,6 +28,7 @@ receive the finished :class:`~uniscale.Completion` (for cost accounting).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -319,6 +320,12 @@ def merge(parts: Sequence[Completion]) -> Completion:
     return Completion(tuple(samples), usage)
 
 
+async def _close_quietly(client: Any) -> None:
+    """Close an async SDK client whose event loop may be gone (its sockets go with it)."""
+    with contextlib.suppress(Exception):  # a closed loop's connections cannot close cleanly
+        await client.close()
+
+
 class Clients:
     """The SDK clients of a backend: given ones, or made from client options.
 
@@ -349,6 +356,7 @@ class Clients:
         self._async_type = async_type
         self._provider = provider
         self._loops: dict[int, tuple[Any, Any]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     @property
     def any(self) -> Any:
@@ -380,6 +388,22 @@ class Clients:
         loop = asyncio.get_running_loop()
         known = self._loops.get(id(loop))
         if known is None or known[0] is not loop:
+            for old_loop, old_client in self._loops.values():
+                self._retire(loop, old_loop, old_client)
             self._loops = {id(loop): (loop, self._async_type(**self.options))}
             known = self._loops[id(loop)]
         return known[1]
+
+    def _retire(self, loop: asyncio.AbstractEventLoop, old_loop: asyncio.AbstractEventLoop,
+                client: Any) -> None:
+        """Close the async client of a loop that is no longer used.
+
+        Left alone, the SDK would close it from its finaliser as a task on whatever loop
+        runs then, against connections of a closed loop ("Event loop is closed").
+        """
+        if old_loop.is_running() and not old_loop.is_closed():  # a loop in another thread
+            asyncio.run_coroutine_threadsafe(_close_quietly(client), old_loop)
+            return
+        task = loop.create_task(_close_quietly(client))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
