@@ -69,4 +69,4 @@ def test_cold_start_never_falls_far_behind_the_baseline_and_ends_above_it() -> N
     running, reference = np.cumsum(got), np.cumsum(base)
     assert np.all(running >= 0.95 * reference - 1e-9)
     assert running[-1] > reference[-1]
-    assert sum(a != baseline for a in served) > 400  # it did explore and switch
+    assert sum(a != baseline for a in served) > 100  # it did explore and switch

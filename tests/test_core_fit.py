@@ -146,3 +146,19 @@ def test_fit_under_a_budget_starts_the_cost_weight_where_the_model_spends_it() -
              for i in range(40)]
     # the dear model is worth its price on hard questions only, and the budget allows that
     assert picks.count(arms[1]) == pytest.approx(20, abs=4)
+
+
+def test_an_eval_set_makes_its_best_arm_a_baseline_unless_asked_not_to() -> None:
+    records = [us.Outcome(request=f"question {i}", arm=arm, score=1.0 if arm.model == "large"
+                          else 0.0, cost=0.0001)
+               for i in range(30) for arm in _router().arms]
+    router = _router()
+    router.fit(records)
+    assert router.guard is not None and router.guard.baseline.startswith("large/")
+    assert router.guard.fraction == 0.02
+    free = _router()
+    free.fit(records, keep_best_arm=False)
+    assert free.guard is None
+    log_like = _router()  # one arm per request: bandit feedback, not an eval set
+    log_like.fit([r for i, r in enumerate(records) if i % len(log_like.arms) == i // 30 % 4])
+    assert log_like.guard is None

@@ -446,7 +446,8 @@ class Router:
             self.decision_log.cost(pending.id, cost)
         return cost
 
-    def fit(self, records: Iterable[Outcome | Mapping[str, Any]]) -> int:
+    def fit(self, records: Iterable[Outcome | Mapping[str, Any]], *,
+            keep_best_arm: bool = True) -> int:
         """Warm start from outcomes recorded offline (an eval set, or a decision log).
 
         Every record is checked before anything is learned: a bad record raises the
@@ -454,14 +455,22 @@ class Router:
         router unchanged. The records are added to the bandit's sums in one batch, and
         their usage or cost teaches the cost model.
 
+        With an eval set (several arms recorded per request) and no ``baseline=`` of
+        your own, the eval set's best single arm becomes a conservative baseline: the
+        router serves another arm only while its pessimistic estimate keeps the running
+        reward within 2% of that arm's (``router.guard``; set it to ``None`` to explore
+        freely). Under a :class:`Budget`, λ starts where the fitted model spends the
+        budget on the eval set's requests.
+
         Args:
             records: :class:`Outcome` records, or mappings with the same keys.
+            keep_best_arm: Make the eval set's best single arm a baseline (see above).
 
         Returns:
             The number of records learned.
         """
         with self._lock:
-            return fit_router(self, records)
+            return fit_router(self, records, baseline=keep_best_arm)
 
     def tune(self, records: Iterable[Outcome | Mapping[str, Any]], *,
              alphas: Sequence[float] = (0.1, 0.3, 1.0), hybrid: Sequence[bool] = (True, False),
