@@ -11,7 +11,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 def test_quickstart_runs_and_learns() -> None:
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "quickstart.py"), "--requests", "800"],
+        [sys.executable, str(EXAMPLES / "quickstart.py"), "--requests", "1200"],
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr
