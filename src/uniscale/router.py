@@ -1,10 +1,10 @@
-"""The router: decide, run, learn from feedback, persist."""
+"""The router: its settings, arms and components; deciding, learning, running and saving
+live in :mod:`uniscale.decide`, :mod:`uniscale.learn`, :mod:`uniscale.invoking` and
+:mod:`uniscale.saving`."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import logging
 import threading
 import time
 import uuid
@@ -18,35 +18,27 @@ from .arms import Arm, ArmSpace
 from .conservative import ConservativeGuard
 from .context import ContextEncoder
 from .cost import CostModel, Price
-from .errors import (
-    ConfigurationError,
-    DuplicateFeedbackError,
-    InvalidRequestError,
-    InvalidScoreError,
-    MissingBackendError,
-    UnknownDecisionError,
-)
-from .explain import CandidateTable
-from .explore import check_exploration, choose
+from .decide import decide_arms
+from .errors import ConfigurationError, MissingBackendError
+from .explore import check_exploration
 from .features import Featurizer, HashingFeaturizer
 from .fit import Outcome, fit_router
 from .implicit import ImplicitRewards, as_implicit
-from .inputs import ArmSelector, check_number, context_of, messages_of, select_arms
+from .inputs import ArmSelector, context_of, select_arms
+from .invoking import Invoking
+from .learn import learn_feedback, learn_usage
 from .log import DecisionSink, LogTarget, open_log
 from .objective import Objective, Pacer, Tradeoff
 from .policy.linucb import LinUCB
 from .results import Decision, Result
-from .serving import aserve, next_fallback, serve
-from .store.memory import Pending, PendingStore
+from .saving import Persisting
+from .store.memory import PendingStore
 from .tune import TuneReport, tune_router
-from .types import Message, Request, Usage
+from .types import Message, Usage
 
 __all__ = ["Router"]
 
-log = logging.getLogger("uniscale")
-
-
-class Router:
+class Router(Invoking, Persisting):
     """Chooses model and test-time compute per request and learns from feedback.
 
     Args:
@@ -292,63 +284,9 @@ class Router:
             self.context.encode(context)  # a clear error when context= cannot be used
         return x, tokens
 
-    def _slots_of(self, arms: list[Arm]) -> np.ndarray | None:
-        """The policy slots of ``arms`` (``None``: every slot, in order), cached per list."""
-        cached = self._slot_cache
-        policy = (id(self.policy), len(self.policy.slots))
-        if cached is not None and cached[0] == policy and cached[1] == arms:
-            return cached[2]
-        index = np.array([self.policy.slot(a.key) for a in arms], dtype=np.int64)
-        every = len(arms) == len(self.policy.slots) and np.array_equal(index,
-                                                                        np.arange(len(arms)))
-        slots = None if every else index
-        self._slot_cache = (policy, list(arms), slots)
-        return slots
-
     def _decide(self, x: np.ndarray, tokens: int, arms: list[Arm], *, new_request: bool,
                 context: Mapping[str, Any] | None = None) -> Decision:
-        slots = self._slots_of(arms)
-        self._refresh_samples_per_call()  # a backend may learn that its server refuses `n`
-        mean, width = self.policy.estimate(x, slots)
-        costs = self.costs.predict_all(arms, tokens, x)
-        lam = self.pacer.lam
-        ucb = mean + self.policy.alpha * width
-        keep = np.ones(len(arms), dtype=bool)
-        if self.prune and len(arms) > 1:
-            # an arm is dominated when a cheaper arm's lower bound beats its upper bound
-            order = np.argsort(costs, kind="stable")
-            best_cheaper = np.maximum.accumulate((mean - self.policy.alpha * width)[order])
-            keep[order[1:]] = ucb[order[1:]] >= best_cheaper[:-1]
-        raw = ucb - lam * costs
-        validate.finite_scores(raw)  # never NaN into the tie-break
-        score = np.where(keep, raw, -np.inf)
-        pick, propensity = choose(self.exploration, score, mean, width, self.policy.alpha,
-                                  lam * costs, self.temperature, self.rng)
-        if self.guard is not None and len(arms) > 1:
-            reward = mean - lam * costs
-            safe = self.guard.choose([a.key for a in arms], reward,
-                                     reward - self.guard.confidence * width, pick)
-            if safe != pick:
-                pick, propensity = safe, 1.0
-        decision = Decision(
-            id=f"{self._id_prefix}{next(self._id_count):016x}", arm=arms[pick],
-            predicted_cost=float(costs[pick]),
-            quality=float(mean[pick]), ucb=float(ucb[pick]), cost_weight=lam,
-            input_tokens=tokens, pruned=tuple(arms[i].key for i in np.flatnonzero(~keep)),
-            propensity=propensity,
-            table=CandidateTable(arms, mean, width, ucb, costs, raw, keep, pick),
-        )
-        evicted = self.pending.put(Pending(decision.id, arms[pick].key, x,
-                                           decision.predicted_cost, decision.predicted_cost,
-                                           self.pending.clock(), input_tokens=tokens))
-        if evicted:
-            self.stats["evicted"] = self.stats.get("evicted", 0) + evicted
-        self.pacer.charge(decision.predicted_cost, new_request=new_request)
-        self.stats["decisions"] += 1
-        if self.decision_log is not None:
-            self.decision_log.decision(decision, x[:self.featurizer.dim], context,
-                                       self.exploration)
-        return decision
+        return decide_arms(self, x, tokens, arms, new_request=new_request, context=context)
 
     # -- learning ---------------------------------------------------------------------
     def feedback(self, decision_id: str, score: float, cost: float | None = None) -> bool:
@@ -369,42 +307,7 @@ class Router:
             StoreUnavailableError: A shared pending store could not be reached; nothing
                 was learned (retry: a retry by this router learns it at most once).
         """
-        try:
-            value = check_number("score", score, 1.0)
-            spent = None if cost is None else check_number("cost", cost, None)
-            with self._lock:
-                # claim first: only the caller whose claim succeeds learns the score
-                pending = self.pending.close(str(decision_id), reward=value)
-                if pending is not None:  # None: an earlier attempt already recorded it
-                    if self.implicit is not None:  # replaces an implicit reward, once
-                        self.implicit.explicit(self, pending.id, value)
-                    self.policy.update(self.policy.slot(pending.arm), pending.x, value)
-                    if spent is not None:
-                        if pending.observed_cost is None:  # no usage seen: learn the USD
-                            arm = self.arms.get(pending.arm)
-                            if arm is not None:
-                                self.costs.observe_cost(arm, spent, pending.input_tokens,
-                                                        pending.x)
-                        self._settle(pending, spent)
-                self.stats["feedback"] += 1
-            if self.decision_log is not None:
-                self.decision_log.feedback(str(decision_id), value, spent)
-            return True
-        except (InvalidScoreError, UnknownDecisionError, DuplicateFeedbackError) as exc:
-            if self.on_invalid_feedback == "raise":
-                raise
-            with self._lock:
-                self.stats["ignored_feedback"] += 1
-            log.warning("uniscale ignored feedback: %s", exc)
-            return False
-
-    def _settle(self, pending: Pending, observed: float) -> None:
-        self.pacer.charge(observed - pending.charged, new_request=False)
-        # a new value, not a change in place: a save's snapshot may still share the old one
-        settled = dataclasses.replace(pending, charged=observed, observed_cost=observed)
-        update = getattr(self.pending, "update", None)
-        if update is not None:
-            update(settled)
+        return learn_feedback(self, decision_id, score, cost)
 
     def observe(self, decision_id: str, usage: Usage, *, samples: int = 1,
                 extra_cost: float = 0.0, request_tokens: int | None = None) -> float:
@@ -426,25 +329,8 @@ class Router:
             InvalidRequestError: ``usage`` is not a Usage of whole token counts >= 0.
             InvalidScoreError: ``extra_cost`` is negative, NaN or infinite.
         """
-        validate.usage(usage)
-        samples = validate.count("samples", samples, high=10**6, error=InvalidRequestError)
-        extra_cost = validate.real("extra_cost", extra_cost, low=0.0, error=InvalidScoreError)
-        if request_tokens is not None:
-            request_tokens = validate.count("request_tokens", request_tokens,
-                                            error=InvalidRequestError)
-        with self._lock:
-            pending = self.pending.get(str(decision_id))
-            arm = self.arms.get(pending.arm)  # None when removed since the decision
-            model = arm.model if arm is not None else pending.arm.rsplit("/", 2)[0]
-            cost = self.costs.observed_cost(model, usage) + extra_cost
-            if arm is not None:
-                self.costs.observe(arm, usage.output_tokens, samples,
-                                   input_tokens=usage.input_tokens, calls=usage.calls,
-                                   request_tokens=request_tokens, x=pending.x)
-            self._settle(pending, cost)
-        if self.decision_log is not None:
-            self.decision_log.cost(pending.id, cost)
-        return cost
+        return learn_usage(self, decision_id, usage, samples=samples, extra_cost=extra_cost,
+                           request_tokens=request_tokens)
 
     def fit(self, records: Iterable[Outcome | Mapping[str, Any]], *,
             keep_best_arm: bool = True) -> int:
@@ -496,162 +382,8 @@ class Router:
             return tune_router(self, records, alphas=alphas, hybrid=hybrid, dims=dims,
                                folds=folds)
 
-    # -- running ----------------------------------------------------------------------
-    def _backend(self, arm: Arm) -> Any:
-        try:
-            return self.backends[arm.model]
-        except KeyError:
-            raise MissingBackendError(
-                f"model {arm.model!r} has no backend: pass backends={{{arm.model!r}: ...}} "
-                "to the Router (or use decide() and run the model yourself)"
-            ) from None
-
-    def _request(self, messages: tuple[Message, ...], temperature: float | None,
-                 stop: Sequence[str] | None, max_tokens: int | None,
-                 options: Mapping[str, Any]) -> Request:
-        return Request(messages, temperature=temperature,
-                       stop=tuple(stop) if stop else None, max_tokens=max_tokens,
-                       options=dict(options))
-
-    def run(self, decision: Decision, request: Request) -> Result:
-        """Run a decision made by :meth:`decide` on its backend, with the fallback arms.
-
-        Args:
-            decision: A pending decision of this router.
-            request: The request (see :class:`~uniscale.Request`).
-        """
-        return serve(self, decision, request)
-
-    async def arun(self, decision: Decision, request: Request) -> Result:
-        """Async form of :meth:`run`."""
-        return await aserve(self, decision, request)
-
-    def report_failure(self, decision: Decision, *, usage: Usage | None = None,
-                       fallback: bool = True) -> Decision | None:
-        """Tell the router that running ``decision`` yourself failed (e.g. mid-stream).
-
-        The failure is counted, never learned as a quality score, and the decision takes
-        no feedback. Returns the decision of the next fallback arm to serve the request
-        with, or ``None`` when there is none.
-
-        Args:
-            decision: The failed decision.
-            usage: Tokens the failed attempt was billed, when known.
-            fallback: Decide on a fallback arm (False when the caller cannot use one,
-                e.g. after part of a stream was already sent).
-        """
-        return next_fallback(self, decision, [decision.arm], usage, fallback=fallback)
-
-    def invoke(
-        self,
-        request: str | Message | Sequence[Any] | Mapping[str, Any],
-        *,
-        allowed: ArmSelector | None = None,
-        features: Any = None,
-        input_tokens: int | None = None,
-        temperature: float | None = None,
-        stop: Sequence[str] | None = None,
-        max_tokens: int | None = None,
-        **options: Any,
-    ) -> Result:
-        """Decide, run the arm's strategy on its backend, and record usage and cost.
-
-        When every sample of the chosen arm fails, the ``fallback`` arms are tried in
-        order; a failure is never learned as a low quality score.
-
-        Raises:
-            AllSamplesFailedError: The arm and every fallback failed.
-        """
-        messages = messages_of(request)
-        decision = self.decide(messages, features=features, allowed=allowed,
-                               input_tokens=input_tokens)
-        base = self._request(messages, temperature, stop, max_tokens, options)
-        return serve(self, decision, base)
-
-    async def ainvoke(
-        self,
-        request: str | Message | Sequence[Any] | Mapping[str, Any],
-        *,
-        allowed: ArmSelector | None = None,
-        features: Any = None,
-        input_tokens: int | None = None,
-        temperature: float | None = None,
-        stop: Sequence[str] | None = None,
-        max_tokens: int | None = None,
-        **options: Any,
-    ) -> Result:
-        """Async form of :meth:`invoke`; samples run as concurrent tasks."""
-        messages = messages_of(request)
-        decision = self.decide(messages, features=features, allowed=allowed,
-                               input_tokens=input_tokens)
-        base = self._request(messages, temperature, stop, max_tokens, options)
-        return await aserve(self, decision, base)
-
     def close(self) -> None:
         """Close the decision log (the router keeps deciding, without logging)."""
         if self.decision_log is not None:
             self.decision_log.close()
             self.decision_log = None
-
-    # -- persistence ------------------------------------------------------------------
-    def save(self, path: str) -> None:
-        """Save everything learned to ``path`` atomically (JSON, or NPZ for ``.npz``)."""
-        from .persist import snapshot_router, write_snapshot
-
-        with self._save_lock:  # saves in order; decide only waits for the snapshot
-            with self._lock:
-                snapshot = snapshot_router(self)
-            write_snapshot(snapshot, path)
-
-    @classmethod
-    def load(cls, path: str, *, backends: Mapping[str, Any] | None = None,
-             featurizer: Featurizer | None = None, arms: ArmSpace | Iterable[Arm] | None = None,
-             clock: Callable[[], float] = time.time,
-             prices: Mapping[str, Price] | None = None, objective: Objective | None = None,
-             alpha: float | None = None, fallback: Sequence[Arm | str] | None = None,
-             prune: bool | None = None, feedback_ttl: float | None = None,
-             on_invalid_feedback: str | None = None,
-             prior_output_tokens: float | None = None,
-             max_pending: int | None = None,
-             pending_store: PendingStore | None = None) -> Router:
-        """Load a router saved by :meth:`save`.
-
-        Settings passed here win over the saved ones (``None`` keeps the saved value);
-        the learned statistics are kept either way, and one warning on the ``uniscale``
-        logger names every setting that differs from the file. So an application that
-        builds its router from code can pass the same settings on every start.
-
-        Args:
-            path: The state file.
-            backends: Backends to attach.
-            featurizer: Required when the state used a featurizer that cannot be rebuilt
-                from its description (an :class:`EmbeddingFeaturizer`).
-            arms: Required when arms carry callables (a ``BestOfN`` scorer); checked
-                against the saved arm space.
-            clock: Wall-clock function.
-            prices: Price per model (replaces the saved prices).
-            objective: :class:`Tradeoff` or :class:`Budget`; a learned Budget multiplier
-                is kept when both are Budgets.
-            alpha: Exploration width.
-            fallback: Fallback arms (arms or arm keys).
-            prune: Leave out dominated arms.
-            feedback_ttl: Seconds a decision waits for feedback.
-            on_invalid_feedback: ``"raise"`` or ``"ignore"``.
-            prior_output_tokens: Output tokens per sample assumed before usage is seen.
-            max_pending: Most decisions waiting for feedback at once.
-            pending_store: Where decisions wait for feedback (not saved in the file).
-
-        Raises:
-            StateFileError: Corrupt or truncated file.
-            ArmSpaceMismatchError: ``arms`` differ from the saved arm space.
-            FeaturizerMismatchError: ``featurizer`` differs from the saved one.
-            ConfigurationError: A setting passed here is invalid.
-        """
-        from .persist import load_router
-
-        settings = {"prices": prices, "objective": objective, "alpha": alpha,
-                    "fallback": fallback, "prune": prune, "feedback_ttl": feedback_ttl,
-                    "on_invalid_feedback": on_invalid_feedback,
-                    "prior_output_tokens": prior_output_tokens, "max_pending": max_pending}
-        return load_router(cls, path, backends=backends, featurizer=featurizer, arms=arms,
-                           clock=clock, settings=settings, pending_store=pending_store)

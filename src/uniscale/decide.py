@@ -1,0 +1,100 @@
+"""One decision: score every allowed arm, prune, explore, guard, record it as pending."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import validate
+from .arms import Arm
+from .explain import CandidateTable
+from .explore import choose
+from .results import Decision
+from .store.memory import Pending
+
+if TYPE_CHECKING:
+    from .router import Router
+
+__all__ = ["decide_arms", "slots_of"]
+
+
+def slots_of(router: Router, arms: list[Arm]) -> np.ndarray | None:
+    """The policy slots of ``arms`` (``None``: every slot, in order), cached per list."""
+    cached = router._slot_cache
+    policy = (id(router.policy), len(router.policy.slots))
+    if cached is not None and cached[0] == policy and cached[1] == arms:
+        return cached[2]
+    index = np.array([router.policy.slot(a.key) for a in arms], dtype=np.int64)
+    every = len(arms) == len(router.policy.slots) and np.array_equal(index,
+                                                                      np.arange(len(arms)))
+    slots = None if every else index
+    router._slot_cache = (policy, list(arms), slots)
+    return slots
+
+
+def decide_arms(router: Router, x: np.ndarray, tokens: int, arms: list[Arm], *,
+                new_request: bool, context: Mapping[str, Any] | None = None) -> Decision:
+    """Choose one of ``arms`` for context ``x`` and keep the decision pending.
+
+    The caller holds the router's lock. An arm is pruned when a cheaper arm's lower
+    bound beats its upper bound; the rest are scored ``UCB - λ·cost`` and chosen by the
+    router's exploration rule, then the conservative guard (when set) may keep the
+    baseline instead.
+
+    Args:
+        router: The router deciding.
+        x: The context vector (text features, then side features).
+        tokens: Input tokens of the request.
+        arms: The allowed arms.
+        new_request: False for a fallback decision serving the same request.
+        context: The side features, for the decision log.
+
+    Returns:
+        The decision.
+    """
+    policy = router.policy
+    slots = slots_of(router, arms)
+    router._refresh_samples_per_call()  # a backend may learn that its server refuses `n`
+    mean, width = policy.estimate(x, slots)
+    costs = router.costs.predict_all(arms, tokens, x)
+    lam = router.pacer.lam
+    ucb = mean + policy.alpha * width
+    keep = np.ones(len(arms), dtype=bool)
+    if router.prune and len(arms) > 1:
+        # an arm is dominated when a cheaper arm's lower bound beats its upper bound
+        order = np.argsort(costs, kind="stable")
+        best_cheaper = np.maximum.accumulate((mean - policy.alpha * width)[order])
+        keep[order[1:]] = ucb[order[1:]] >= best_cheaper[:-1]
+    raw = ucb - lam * costs
+    validate.finite_scores(raw)  # never NaN into the tie-break
+    score = np.where(keep, raw, -np.inf)
+    pick, propensity = choose(router.exploration, score, mean, width, policy.alpha,
+                              lam * costs, router.temperature, router.rng)
+    guard = router.guard
+    if guard is not None and len(arms) > 1:
+        reward = mean - lam * costs
+        safe = guard.choose([a.key for a in arms], reward, reward - guard.confidence * width,
+                            pick)
+        if safe != pick:
+            pick, propensity = safe, 1.0
+    decision = Decision(
+        id=f"{router._id_prefix}{next(router._id_count):016x}", arm=arms[pick],
+        predicted_cost=float(costs[pick]),
+        quality=float(mean[pick]), ucb=float(ucb[pick]), cost_weight=lam,
+        input_tokens=tokens, pruned=tuple(arms[i].key for i in np.flatnonzero(~keep)),
+        propensity=propensity,
+        table=CandidateTable(arms, mean, width, ucb, costs, raw, keep, pick),
+    )
+    evicted = router.pending.put(Pending(decision.id, arms[pick].key, x,
+                                         decision.predicted_cost, decision.predicted_cost,
+                                         router.pending.clock(), input_tokens=tokens))
+    if evicted:
+        router.stats["evicted"] = router.stats.get("evicted", 0) + evicted
+    router.pacer.charge(decision.predicted_cost, new_request=new_request)
+    router.stats["decisions"] += 1
+    if router.decision_log is not None:
+        router.decision_log.decision(decision, x[:router.featurizer.dim], context,
+                                     router.exploration)
+    return decision

@@ -1,0 +1,86 @@
+"""Saving and loading a router's state (the file format lives in :mod:`uniscale.persist`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from .arms import Arm, ArmSpace
+from .cost import Price
+from .features import Featurizer
+from .objective import Objective
+from .persist import load_router, snapshot_router, write_snapshot
+from .store.memory import PendingStore
+
+if TYPE_CHECKING:
+    from .router import Router
+
+__all__ = ["Persisting"]
+
+
+class Persisting:
+    """The persistence half of :class:`~uniscale.Router` (a mixin: it holds no state)."""
+
+    _lock: threading.RLock
+    _save_lock: threading.Lock
+
+    def save(self, path: str) -> None:
+        """Save everything learned to ``path`` atomically (JSON, or NPZ for ``.npz``)."""
+        with self._save_lock:  # saves in order; decide only waits for the snapshot
+            with self._lock:
+                snapshot = snapshot_router(cast("Router", self))
+            write_snapshot(snapshot, path)
+
+    @classmethod
+    def load(cls, path: str, *, backends: Mapping[str, Any] | None = None,
+             featurizer: Featurizer | None = None, arms: ArmSpace | Iterable[Arm] | None = None,
+             clock: Callable[[], float] = time.time,
+             prices: Mapping[str, Price] | None = None, objective: Objective | None = None,
+             alpha: float | None = None, fallback: Sequence[Arm | str] | None = None,
+             prune: bool | None = None, feedback_ttl: float | None = None,
+             on_invalid_feedback: str | None = None,
+             prior_output_tokens: float | None = None,
+             max_pending: int | None = None,
+             pending_store: PendingStore | None = None) -> Router:
+        """Load a router saved by :meth:`save`.
+
+        Settings passed here win over the saved ones (``None`` keeps the saved value);
+        the learned statistics are kept either way, and one warning on the ``uniscale``
+        logger names every setting that differs from the file. So an application that
+        builds its router from code can pass the same settings on every start.
+
+        Args:
+            path: The state file.
+            backends: Backends to attach.
+            featurizer: Required when the state used a featurizer that cannot be rebuilt
+                from its description (an :class:`EmbeddingFeaturizer`).
+            arms: Required when arms carry callables (a ``BestOfN`` scorer); checked
+                against the saved arm space.
+            clock: Wall-clock function.
+            prices: Price per model (replaces the saved prices).
+            objective: :class:`Tradeoff` or :class:`Budget`; a learned Budget multiplier
+                is kept when both are Budgets.
+            alpha: Exploration width.
+            fallback: Fallback arms (arms or arm keys).
+            prune: Leave out dominated arms.
+            feedback_ttl: Seconds a decision waits for feedback.
+            on_invalid_feedback: ``"raise"`` or ``"ignore"``.
+            prior_output_tokens: Output tokens per sample assumed before usage is seen.
+            max_pending: Most decisions waiting for feedback at once.
+            pending_store: Where decisions wait for feedback (not saved in the file).
+
+        Raises:
+            StateFileError: Corrupt or truncated file.
+            ArmSpaceMismatchError: ``arms`` differ from the saved arm space.
+            FeaturizerMismatchError: ``featurizer`` differs from the saved one.
+            ConfigurationError: A setting passed here is invalid.
+        """
+        settings = {"prices": prices, "objective": objective, "alpha": alpha,
+                    "fallback": fallback, "prune": prune, "feedback_ttl": feedback_ttl,
+                    "on_invalid_feedback": on_invalid_feedback,
+                    "prior_output_tokens": prior_output_tokens, "max_pending": max_pending}
+        return load_router(cast("type[Router]", cls), path, backends=backends,
+                           featurizer=featurizer, arms=arms, clock=clock, settings=settings,
+                           pending_store=pending_store)
