@@ -67,3 +67,10 @@ def test_adaptive_prints_early_stop_and_calibration_tables() -> None:
     exact = [line for line in lines if " decided " in line or " first-correct " in line]
     assert exact and all("+0.00±0.00" in line for line in exact)  # never changes the answer
     assert "Calibration of the vote share" in out and "ECE" in out and "AUROC" in out
+
+
+def test_fit_speed_prints_both_ways_and_their_ratio() -> None:
+    out = run_script("fit_speed.py", "--prompts", "20", "--repeats", "1")
+    assert "240 records (20 prompts x 12 arms)" in out
+    for row in ("fit(records)", "live decide/observe/feedback", "ratio live / fit"):
+        assert any(line.startswith(row) for line in out.splitlines()), (row, out)

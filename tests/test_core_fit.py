@@ -162,3 +162,27 @@ def test_an_eval_set_makes_its_best_arm_a_baseline_unless_asked_not_to() -> None
     log_like = _router()  # one arm per request: bandit feedback, not an eval set
     log_like.fit([r for i, r in enumerate(records) if i % len(log_like.arms) == i // 30 % 4])
     assert log_like.guard is None
+
+
+def test_fitted_usage_teaches_the_cost_model_what_live_usage_does() -> None:
+    # the warm start teaches the context-aware token model in one batch; what it learns
+    # (a long answer for "code" prompts, a short one for "chat") matches live observes
+    live, fitted = _router(), _router()
+    arm = next(iter(live.arms))
+    records = []
+    for i in range(400):
+        kind = "code" if i % 2 else "chat"
+        prompt = f"{kind} request number {i} {kind} {kind}"
+        usage = us.Usage(20, 900 * arm.n if kind == "code" else 60 * arm.n)
+        d = live.decide(prompt, allowed=[arm])
+        live.observe(d.id, usage, samples=arm.n)
+        live.feedback(d.id, 1.0)
+        records.append(us.Outcome(request=prompt, arm=arm, score=1.0, usage=usage))
+    fitted.fit(records, keep_best_arm=False)
+    for prompt in ("code request number 9999 code code", "chat request number 9999 chat chat"):
+        a = live.decide(prompt, allowed=[arm]).predicted_cost
+        b = fitted.decide(prompt, allowed=[arm]).predicted_cost
+        assert b == pytest.approx(a, rel=0.05)
+    code = fitted.decide("code request number 9999 code code", allowed=[arm]).predicted_cost
+    chat = fitted.decide("chat request number 9999 chat chat", allowed=[arm]).predicted_cost
+    assert code > 5 * chat

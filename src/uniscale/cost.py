@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +123,7 @@ class CostModel:
         self.sample_counts = SampleCountModel()
         self.output_model = OutputTokenModel(self.prior_output_tokens,
                                              prior_weight=self.prior_weight)
+        self._deferred: list[tuple[str, np.ndarray, float]] | None = None
 
     def price(self, model: str) -> Price:
         """The price of ``model``.
@@ -210,11 +212,31 @@ class CostModel:
         self._tokens[key] = self._tokens.get(key, 0.0) + float(output_tokens)
         self._count[key] = self._count.get(key, 0.0) + float(samples)
         if x is not None:
-            self.output_model.observe(key, x, float(output_tokens) / samples)
+            if self._deferred is not None:
+                self._deferred.append((key, x, float(output_tokens) / samples))
+            else:
+                self.output_model.observe(key, x, float(output_tokens) / samples)
         if input_tokens is not None and request_tokens is not None and calls > 0:
             extra = float(input_tokens) - float(request_tokens) * calls
             self._extra_in[key] = self._extra_in.get(key, 0.0) + extra
             self._extra_calls[key] = self._extra_calls.get(key, 0.0) + float(calls)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Within the block, :meth:`observe` defers the context-aware token model's
+        learning and teaches it all at once on exit (a warm start's many records)."""
+        if self._deferred is not None:  # already batching
+            yield
+            return
+        self._deferred = []
+        try:
+            yield
+        finally:
+            rows, self._deferred = self._deferred, None
+            if rows:
+                self.output_model.observe_batch([r[0] for r in rows],
+                                                np.vstack([r[1] for r in rows]),
+                                                np.array([r[2] for r in rows]))
 
     def observe_cost(self, arm: Arm, usd: float, request_tokens: int,
                      x: np.ndarray | None = None) -> None:

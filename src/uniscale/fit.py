@@ -17,6 +17,7 @@ import numpy as np
 from .arms import Arm
 from .errors import ConfigurationError, UniScaleError
 from .inputs import check_number
+from .policy.blas import SerialBlas
 from .types import Usage
 
 if TYPE_CHECKING:
@@ -115,6 +116,7 @@ def prepare_outcomes(router: Router, records: Iterable[Any]) -> PreparedOutcomes
     usages: list[Usage | None] = []
     if isinstance(records, (str, bytes, Mapping, Outcome)):
         raise ConfigurationError("fit() takes an iterable of outcomes, e.g. a list")
+    cache: dict[tuple[Any, ...], tuple[np.ndarray, int]] = {}
     for i, record in enumerate(records):
         try:
             item = as_outcome(record)
@@ -130,8 +132,15 @@ def prepare_outcomes(router: Router, records: Iterable[Any]) -> PreparedOutcomes
                 raise ConfigurationError(
                     "an outcome needs request= or features= (to warm start from a decision "
                     "log, write it with Router(log=..., log_features=True))")
-            x, n_tokens = router.context_vector(item.request, item.features, item.input_tokens,
-                                                item.context)
+            # an eval set repeats each request once per arm: featurise it once
+            key = _request_key(item)
+            hit = cache.get(key) if key is not None else None
+            if hit is None:
+                hit = router.context_vector(item.request, item.features, item.input_tokens,
+                                            item.context)
+                if key is not None:
+                    cache[key] = hit
+            x, n_tokens = hit
         except UniScaleError as exc:
             raise type(exc)(f"outcome #{i}: {exc}") from None
         arms.append(arm)
@@ -148,19 +157,34 @@ def prepare_outcomes(router: Router, records: Iterable[Any]) -> PreparedOutcomes
                             np.array(tokens, dtype=np.int64), costs, usages)
 
 
+def _request_key(item: Outcome) -> tuple[Any, ...] | None:
+    """A hashable key of a text request's featurisation (``None``: do not cache)."""
+    if not isinstance(item.request, str) or item.features is not None:
+        return None
+    context = item.context
+    try:
+        side = None if context is None else tuple(sorted(dict(context).items()))
+        hash(side)
+    except (TypeError, ValueError):
+        return None
+    return (item.request, item.input_tokens, side)
+
+
 def fit_router(router: Router, records: Iterable[Any], *, baseline: bool = True) -> int:
     """Learn ``records`` into ``router`` (all or nothing); see :meth:`Router.fit`."""
     batch = prepare_outcomes(router, records)
-    router.policy.add_batch(batch.slots, batch.X, batch.scores, batch.weights)
-    for i, arm in enumerate(batch.arms):
-        usage, usd = batch.usages[i], batch.costs[i]
-        x, tokens = batch.X[i], int(batch.tokens[i])
-        if usage is not None:
-            router.costs.observe(arm, usage.output_tokens, arm.n,
-                                 input_tokens=usage.input_tokens, calls=usage.calls,
-                                 request_tokens=tokens, x=x)
-        elif usd is not None:
-            router.costs.observe_cost(arm, usd, tokens, x)
+    # the token model learns every record in one pass; BLAS on the policy's threads
+    with SerialBlas(router.policy.blas_threads), router.costs.batch():
+        router.policy.add_batch(batch.slots, batch.X, batch.scores, batch.weights)
+        for i, arm in enumerate(batch.arms):
+            usage, usd = batch.usages[i], batch.costs[i]
+            x, tokens = batch.X[i], int(batch.tokens[i])
+            if usage is not None:
+                router.costs.observe(arm, usage.output_tokens, arm.n,
+                                     input_tokens=usage.input_tokens, calls=usage.calls,
+                                     request_tokens=tokens, x=x)
+            elif usd is not None:
+                router.costs.observe_cost(arm, usd, tokens, x)
     router.stats["fitted"] = router.stats.get("fitted", 0) + len(batch.arms)
     _start_pacer(router, batch)
     if baseline and router.guard is None:
