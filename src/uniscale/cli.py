@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .bench.demo import demo_command
 
             return demo_command(args)
-    except (UniScaleError, FileNotFoundError) as exc:
+    except (UniScaleError, FileNotFoundError, ImportError) as exc:  # ImportError: an extra
         print(f"uniscale: error: {exc}", file=sys.stderr)
         return 2
 

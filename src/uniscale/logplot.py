@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from .logreport import LogSummary, Timeline
+from .plotting import pyplot
 
 __all__ = ["plot_log"]
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RuntimeError("plots need matplotlib: pip install 'uniscale[bench]'") from exc
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_log(timeline: Timeline, summary: LogSummary, path: str | Path, *,
@@ -30,7 +19,7 @@ def plot_log(timeline: Timeline, summary: LogSummary, path: str | Path, *,
     Top: cumulative spend (left axis) and running mean quality (right axis). Middle:
     share of each arm per window (stacked). Bottom: λ of each decision.
     """
-    plt = _pyplot()
+    plt = pyplot()
     n = len(timeline.spend)
     steps = np.arange(1, n + 1)
     fig, (top, mid, low) = plt.subplots(3, 1, figsize=(9, 9), sharex=True,

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ..plotting import pyplot
+
 __all__ = ["plot_frontiers", "plot_timeline"]
 
 _STYLE = {
@@ -20,17 +22,6 @@ _STYLE = {
     "random": ("tab:gray", "x", ":"),
     "oracle": ("tab:purple", "*", ":"),
 }
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RuntimeError("plots need matplotlib: pip install 'uniscale[bench]'") from exc
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _frontier(ax: Any, sweep: Mapping[str, Any], title: str) -> None:
@@ -93,7 +84,7 @@ def plot_frontiers(sweeps: Sequence[tuple[str, Mapping[str, Any]]], path: str | 
     Returns:
         The path written.
     """
-    plt = _pyplot()
+    plt = pyplot()
     n = len(sweeps) + (budget is not None)
     fig, axes = plt.subplots(1, n, figsize=(5.4 * n, 4.5), squeeze=False)
     for ax, (title, sweep) in zip(axes[0], sweeps, strict=False):
@@ -124,7 +115,7 @@ def plot_timeline(series: Mapping[str, np.ndarray], starts: Sequence[int],
         window: Rolling window.
         title: Figure title.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.0))
     for name, values in series.items():
         values = np.asarray(values, dtype=float)
