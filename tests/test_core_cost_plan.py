@@ -21,7 +21,8 @@ def per_arm(model: CostModel, arms: list[us.Arm], tokens: int,
         out_tokens = model.expected_output_tokens(arm) if learned is None else learned
         price = model.price(arm.model)
         used, calls = model.sample_counts.expected(arm, model.calls(arm),
-                                                   model.samples_per_call.get(arm.model, 1))
+                                                   model.samples_per_call.get(arm.model, 1),
+                                                   x=x)
         cost = (price.input * max(tokens + model.expected_extra_input_tokens(arm), 0.0) * calls
                 + price.output * out_tokens * used) / 1_000_000
         if hasattr(arm.strategy, "expected_scorer_cost"):
@@ -54,7 +55,8 @@ def test_cost_vector_follows_prices_backends_and_usage() -> None:
         elif change == 3:
             model.observe_cost(arm, float(rng.random()) * 0.01, 300)
         else:
-            model.sample_counts.observe(arm, int(rng.integers(1, arm.n + 1)), 1)
+            model.sample_counts.observe(arm, int(rng.integers(1, arm.n + 1)), 1,
+                                        x=rng.standard_normal(8) if step % 3 else None)
     subset = arms[3:7]
     np.testing.assert_allclose(model.predict_all(subset, 10), per_arm(model, subset, 10, None),
                                rtol=1e-12, atol=0)

@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 
 import uniscale as us
 from uniscale.sampling import arun_strategy, run_strategy
-from uniscale.stopping import beta_confidence, dirichlet_confidence, vote_is_decided
+from uniscale.stopping import (
+    beta_confidence,
+    dirichlet_confidence,
+    predictive_confidence,
+    vote_is_decided,
+)
 from uniscale.types import Message, Request
 
 ANSWERS = st.lists(st.sampled_from(["a", "b", "c", None]), min_size=0, max_size=7)
@@ -139,6 +144,34 @@ def test_beta_confidence_matches_the_beta_posterior() -> None:
         upper = np.trapezoid(np.where(grid > 0.5, density, 0.0), grid)
         assert beta_confidence(lead, second) == pytest.approx(
             upper / np.trapezoid(density, grid), abs=1e-4)
+
+
+def test_predictive_confidence_is_the_beta_binomial_chance_the_leader_holds() -> None:
+    # one vote of three: the rival takes both remaining samples with
+    # P = B(2, 3) / B(2, 1) = 1/6 under Beta(2, 1)
+    assert predictive_confidence(1, 0, 2) == pytest.approx(5 / 6)
+    assert predictive_confidence(2, 0, 1) == 1.0 and predictive_confidence(3, 2, 0) == 1.0
+    rng = np.random.default_rng(0)
+    for lead, second, remaining, second_first in [(3, 1, 6, False), (2, 2, 5, True),
+                                                  (4, 0, 30, False)]:
+        p = rng.beta(lead + 1, second + 1, size=200_000)
+        mine = rng.binomial(remaining, p)
+        rival = second + remaining - mine
+        lost = (rival > lead + mine) | (second_first & (rival == lead + mine))
+        assert predictive_confidence(lead, second, remaining, second_first) == pytest.approx(
+            1 - lost.mean(), abs=4e-3)
+
+
+def test_predictive_rule_stops_sooner_when_few_samples_remain() -> None:
+    assert us.EarlyStop(rule="predictive").key == "predictive0.95"
+    rule = us.EarlyStop(rule="predictive", confidence=0.96)
+    for n, want in ((10, 3), (40, 4)):  # unanimous votes it needs (the Beta rule: 4, 4)
+        result, _ = _run(["42"], n, rule)
+        assert len(result.samples) == want and result.answer == "42"
+    # an even split: on until the vote is decided (one call per wave: a fixed order)
+    split, _ = _run(["1", "2"], 10, rule, per_call=16)
+    decided, _ = _run(["1", "2"], 10, "decided", per_call=16)
+    assert len(split.samples) == len(decided.samples) == 9
 
 
 def test_dirichlet_confidence_is_deterministic_and_ordered() -> None:

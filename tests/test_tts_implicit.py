@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -163,3 +165,47 @@ def test_calibrated_implicit_rewards_learn_from_explicit_scores() -> None:
     assert implicit.stats["learned"] == 1
     (entry,) = implicit.learned.values()
     assert entry.reward == pytest.approx((0.0 + 4 * 2 / 3) / 8)
+
+
+def _load(path: str, clock: Clock, **kwargs: object) -> us.Router:
+    return us.Router.load(path, backends={"m": us.FakeBackend(["7", "7", "8"])},
+                          clock=clock, **kwargs)  # type: ignore[arg-type]
+
+
+def test_settings_and_waiting_rewards_survive_save_and_load(tmp_path: Path) -> None:
+    """A reward still waiting for its delay is learned after the load, once."""
+    clock = Clock()
+    implicit = ImplicitRewards(weight=0.4, delay=None, delay_requests=2, calibrate=True)
+    router = _router(implicit, clock=clock)
+    router.invoke("q", allowed=[SC])
+    path = str(tmp_path / "state.json")
+    router.save(path)
+    loaded = _load(path, clock)
+    assert loaded.implicit is not None
+    assert loaded.implicit.config() == implicit.config()
+    assert list(loaded.implicit.waiting) == list(implicit.waiting)
+    for r in (loaded, router):
+        r.decide("a", allowed=[ONE])
+        r.decide("b", allowed=[ONE])
+    assert loaded.implicit.stats["learned"] == implicit.stats["learned"] == 1
+    _same_statistics(loaded, router)
+    loaded.decide("c", allowed=[ONE])
+    assert loaded.implicit.stats["learned"] == 1  # not learned a second time
+
+
+def test_learned_reward_is_replaced_after_a_load(tmp_path: Path) -> None:
+    clock = Clock()
+    implicit = ImplicitRewards(weight=0.3, delay=None, delay_requests=1)
+    router, plain = _router(implicit, clock=clock), _router(clock=clock)
+    served, reference = router.invoke("q", allowed=[SC]), plain.invoke("q", allowed=[SC])
+    for r in (router, plain):
+        r.decide("a", allowed=[ONE])
+    assert implicit.stats["learned"] == 1
+    path = str(tmp_path / "state.npz")
+    router.save(path)
+    loaded = _load(path, clock)
+    assert loaded.feedback(served.decision.id, 1.0)
+    plain.feedback(reference.decision.id, 1.0)
+    assert loaded.implicit is not None and loaded.implicit.stats["replaced"] == 1
+    _same_statistics(loaded, plain)  # the implicit observation was taken out exactly
+

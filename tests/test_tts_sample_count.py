@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import uniscale as us
@@ -32,11 +33,15 @@ def test_adaptive_arm_is_priced_at_observed_samples_not_n() -> None:
     extra = router.costs.expected_extra_input_tokens(adaptive)
     want = (1.0 * (100 + extra) * calls + 2.0 * out * used) / 1e6
     assert router.costs.predict(adaptive, 100) == pytest.approx(want, rel=1e-12)
-    # decide prices it the same way: every term scales with the expected samples
+    # decide prices it the same way, at this request's expected samples: every term
+    # scales with them
+    x, _ = router.context_vector("q")
+    here, here_calls = router.costs.sample_counts.expected(adaptive, 20, x=x)
+    assert here_calls == pytest.approx(here) and 4.0 <= here <= used
     learned = router.decide("q", allowed=[adaptive], input_tokens=100).predicted_cost
     router.costs.sample_counts = SampleCountModel()
     unseen = router.decide("q", allowed=[adaptive], input_tokens=100).predicted_cost
-    assert learned == pytest.approx(unseen * used / 20, rel=1e-12)
+    assert learned == pytest.approx(unseen * here / 20, rel=1e-12)
     fixed_used, fixed_calls = router.costs.sample_counts.expected(fixed, 20)
     assert (fixed_used, fixed_calls) == (20.0, 20.0)
 
@@ -74,3 +79,66 @@ def test_sample_counts_survive_save_and_load(tmp_path: Path) -> None:
     loaded = us.Router.load(path)
     assert loaded.costs.sample_counts.state() == router.costs.sample_counts.state()
     assert loaded.costs.predict(adaptive, 50) == pytest.approx(router.costs.predict(adaptive, 50))
+
+
+def _easy_or_hard(request: us.Request, rng: np.random.Generator) -> str:
+    """Unanimous on prompts about apples; a different answer every sample otherwise."""
+    if "apples" in request.messages[-1].content:
+        return "42"
+    return str(int(rng.integers(10**9)))
+
+
+def _context_router() -> tuple[us.Router, us.Arm]:
+    arm = us.Arm("m", us.SelfConsistency(early_stop="beta"), 10)
+    backend = us.FakeBackend(_easy_or_hard, output_tokens=10)
+    return us.Router([arm], {"m": PRICE}, backends={"m": backend}, seed=0), arm
+
+
+def _train(router: us.Router, requests: int = 80) -> list[int]:
+    used = []
+    for i in range(requests):
+        topic = "apples" if i % 2 else "pears"
+        used.append(len(router.invoke(f"how many {topic} are in crate {i}?").samples))
+    return used
+
+
+def test_expected_samples_follow_the_request_context() -> None:
+    router, arm = _context_router()
+    used = _train(router)
+    assert set(used[1::2]) == {4} and set(used[0::2]) == {10}  # apples stop, pears do not
+    easy = router.decide("how many apples are in crate 999?", input_tokens=100)
+    hard = router.decide("how many pears are in crate 999?", input_tokens=100)
+    # the running mean alone would price both at about 7 samples of 10
+    mean_samples, _ = router.costs.sample_counts.expected(arm, 10)
+    assert 6.0 < mean_samples < 8.0
+    per_sample = (PRICE.input * (100 + router.costs.expected_extra_input_tokens(arm))
+                  + PRICE.output * 10) / 1e6
+    assert easy.predicted_cost / per_sample == pytest.approx(4.0, abs=1.0)
+    assert hard.predicted_cost / per_sample == pytest.approx(10.0, abs=1.5)
+    assert hard.predicted_cost > 1.8 * easy.predicted_cost
+
+
+def test_context_blind_samples_keep_the_running_mean() -> None:
+    """Where the context says nothing about the samples, the mean prices every request."""
+    arm = us.Arm("m", us.SelfConsistency(early_stop="beta"), 10)
+    rng = np.random.default_rng(1)
+    backend = us.FakeBackend(lambda r, g: "42" if rng.random() < 0.5 else str(rng.random()),
+                             output_tokens=10)
+    router = us.Router([arm], {"m": PRICE}, backends={"m": backend}, seed=0)
+    _train(router, 60)
+    mean_samples, _ = router.costs.sample_counts.expected(arm, 10)
+    x, _ = router.context_vector("how many apples are in crate 999?")
+    with_context, _ = router.costs.sample_counts.expected(arm, 10, x=x)
+    assert with_context == pytest.approx(mean_samples)
+
+
+def test_per_context_samples_survive_save_and_load(tmp_path: Path) -> None:
+    router, _ = _context_router()
+    _train(router, 40)
+    path = str(tmp_path / "state.npz")
+    router.save(path)
+    loaded = us.Router.load(path, backends={"m": us.FakeBackend(_easy_or_hard)})
+    for prompt in ("how many apples are in crate 7?", "how many pears are in crate 7?"):
+        want = router.decide(prompt, input_tokens=100).predicted_cost
+        assert loaded.decide(prompt, input_tokens=100).predicted_cost == pytest.approx(
+            want, rel=1e-9)

@@ -64,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--limit", type=int, default=None,
                        help="use only this many prompts (a deterministic subset)")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
+    bench.add_argument("--feedback-delay", type=int, default=None, metavar="K",
+                       help="scores reach the online learners K requests late")
+    bench.add_argument("--feedback-rate", type=float, default=None, metavar="R",
+                       help="share of requests scored at all, in (0, 1]")
+    bench.add_argument("--label-noise", type=float, default=None, metavar="P",
+                       help="probability that a score arrives flipped (1 - score)")
+    bench.add_argument("--implicit-reward", default=None, metavar="KIND",
+                       help="'agreement': the vote share stands in for a missing score")
 
     demo = sub.add_parser("demo", help="offline demo on the tables shipped in the package")
     demo.add_argument("--out", type=Path, default=Path("uniscale-demo.png"),

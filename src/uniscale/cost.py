@@ -93,7 +93,8 @@ class CostModel:
     once usage was observed with a context, else a running mean of observed usage; both
     start from ``prior_output_tokens`` with the weight of ``prior_weight`` samples.
     For an arm that stops early, ``n`` and the calls are the ones its runs are expected
-    to use (:class:`~uniscale.samplecount.SampleCountModel`, learned from observed runs).
+    to use on the request (:class:`~uniscale.samplecount.SampleCountModel`, learned from
+    observed runs and, given the context vector, per context).
 
     Args:
         prices: Price per model.
@@ -207,7 +208,7 @@ class CostModel:
         """
         if samples <= 0 or output_tokens < 0:
             return
-        self.sample_counts.observe(arm, samples, calls)
+        self.sample_counts.observe(arm, samples, calls, x=x)
         key = self._key(arm)
         self._tokens[key] = self._tokens.get(key, 0.0) + float(output_tokens)
         self._count[key] = self._count.get(key, 0.0) + float(samples)
@@ -267,8 +268,9 @@ class CostModel:
                 "output_model": self.output_model.state()[0]}
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Arrays of the context-aware token model, saved next to the policy's."""
-        return self.output_model.state()[1]
+        """Arrays of the context-aware token and sample models, saved next to the
+        policy's."""
+        return {**self.output_model.state()[1], **self.sample_counts.arrays()}
 
     def set_state(self, state: Mapping[str, Any],
                   arrays: Mapping[str, np.ndarray] | None = None) -> None:
@@ -280,4 +282,4 @@ class CostModel:
         self._extra_in = {str(k): float(v) for k, v in state.get("extra_input", {}).items()}
         self._extra_calls = {str(k): float(v)
                              for k, v in state.get("extra_calls", {}).items()}
-        self.sample_counts.set_state(state.get("sample_counts", {}))
+        self.sample_counts.set_state(state.get("sample_counts", {}), arrays)

@@ -73,8 +73,10 @@ class CostPlan:
         samples, calls = self.samples, self.calls
         if self.early:
             samples, calls = samples.copy(), calls.copy()
-            for i in self.early:
-                samples[i], calls[i] = self._counts(model, self.arms[i])
+            early = [self.arms[i] for i in self.early]
+            samples[self.early], calls[self.early] = model.sample_counts.expected_all(
+                early, [model.calls(a) for a in early],
+                [model.samples_per_call.get(a.model, 1) for a in early], x)
         out = (self.price_in * np.maximum(input_tokens + self.extra, 0.0) * calls
                + self.price_out * key_out[self.key_index] * samples) / 1_000_000
         for i in self.scored:

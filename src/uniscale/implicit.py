@@ -92,6 +92,7 @@ class _Entry:
     due_time: float
     due_request: int
     learned_scale: float = 0.0  # the policy's prior scale when learned (0: not yet)
+    learned_weight: float = 0.0  # the weight it was learned with
 
 
 class ImplicitRewards:
@@ -202,6 +203,7 @@ class ImplicitRewards:
                          np.full(len(ready), self.weight))
         for entry in ready:
             entry.learned_scale = float(policy.prior_scale)
+            entry.learned_weight = self.weight
             self.learned[entry.id] = entry
         self.stats["learned"] += len(ready)
         self._forget_old(router)
@@ -220,7 +222,7 @@ class ImplicitRewards:
         if entry is None:
             return
         policy = router.policy
-        decayed = self.weight * float(policy.prior_scale) / entry.learned_scale
+        decayed = entry.learned_weight * float(policy.prior_scale) / entry.learned_scale
         policy.add_batch(np.array([policy.slot(entry.slot_key)]), entry.x[None, :],
                          np.array([entry.reward]), np.array([-decayed]))
         self.stats["replaced"] += 1
@@ -241,6 +243,84 @@ class ImplicitRewards:
                 "delay_requests": self.delay_requests,
                 "calibrate": self.calibration is not None,
                 "reward": "agreement" if self.reward is agreement_reward else "callable"}
+
+    # -- persistence -------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """``(metadata, arrays)``: the settings, the rewards still waiting for their delay,
+        the learned ones that later explicit feedback would replace, and the calibration.
+        """
+        entries = [*self.waiting.values(), *self.learned.values()]
+        rows = [{"id": e.id, "slot_key": e.slot_key, "reward": e.reward,
+                 "due_time": e.due_time if math.isfinite(e.due_time) else None,
+                 "due_request": e.due_request, "learned_scale": e.learned_scale,
+                 "learned_weight": e.learned_weight} for e in entries]
+        meta: dict[str, Any] = {
+            **self.config(), "requests": self.requests, "stats": dict(self.stats),
+            "waiting": rows[:len(self.waiting)], "learned": rows[len(self.waiting):],
+            "confidence": dict(self.confidence)}
+        if self.calibration is not None:
+            meta["calibration"] = {"prior": self.calibration.prior,
+                                   "total": self.calibration.total.tolist(),
+                                   "count": self.calibration.count.tolist(),
+                                   "confidence": self.calibration.confidence.tolist()}
+        arrays = {"implicit_x": np.stack([e.x for e in entries])} if entries else {}
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray],
+                   reward: ImplicitRewards | str | RewardFn | None = None
+                   ) -> ImplicitRewards:
+        """Rebuild from :meth:`state`.
+
+        Args:
+            meta: The saved metadata.
+            arrays: The saved arrays (``implicit_x``).
+            reward: What the code passes now: ``None`` keeps the saved settings (a saved
+                callable reward must be passed again); a reward name or function replaces
+                the reward function; an :class:`ImplicitRewards` replaces every setting.
+                The waiting and learned rewards are kept either way (each learned one is
+                taken back out with the weight it was learned with).
+
+        Raises:
+            ConfigurationError: The saved reward was a function and none was passed.
+            ValueError: The saved state is inconsistent.
+        """
+        if isinstance(reward, ImplicitRewards):
+            out = reward
+        else:
+            if reward is None and meta["reward"] != "agreement":
+                raise ConfigurationError(
+                    "the state was saved with an implicit_reward function, which is not "
+                    "saved: pass implicit_reward= (the same function) to Router.load")
+            out = cls("agreement" if reward is None else reward,
+                      weight=float(meta["weight"]), delay=meta["delay"],
+                      delay_requests=meta["delay_requests"], calibrate=bool(meta["calibrate"]))
+        waiting, learned = list(meta["waiting"]), list(meta["learned"])
+        xs = np.asarray(arrays.get("implicit_x", np.zeros((0, 0))), dtype=float)
+        if len(xs) != len(waiting) + len(learned):
+            raise ValueError("implicit reward contexts do not match their entries")
+        entries = [_Entry(str(r["id"]), str(r["slot_key"]), xs[i].copy(), float(r["reward"]),
+                          math.inf if r["due_time"] is None else float(r["due_time"]),
+                          int(r["due_request"]), float(r["learned_scale"]),
+                          float(r["learned_weight"]))
+                   for i, r in enumerate([*waiting, *learned])]
+        if any(not 0.0 <= e.reward <= 1.0 for e in entries) or any(
+                e.learned_scale <= 0 or e.learned_weight <= 0 for e in entries[len(waiting):]):
+            raise ValueError("implicit reward entries are out of range")
+        out.requests = int(meta["requests"])
+        out.stats = {k: int(v) for k, v in dict(meta["stats"]).items()}
+        out.waiting = OrderedDict((e.id, e) for e in entries[:len(waiting)])
+        out.learned = OrderedDict((e.id, e) for e in entries[len(waiting):])
+        out.confidence = OrderedDict((str(k), float(v))
+                                     for k, v in dict(meta["confidence"]).items())
+        saved = meta.get("calibration")
+        if out.calibration is not None and saved is not None:
+            for name in ("total", "count", "confidence"):
+                values = np.asarray(saved[name], dtype=float)
+                if values.shape != out.calibration.total.shape:
+                    raise ValueError("implicit reward calibration has the wrong size")
+                setattr(out.calibration, name, values)
+        return out
 
 
 def as_implicit(value: ImplicitRewards | str | RewardFn | None) -> ImplicitRewards | None:

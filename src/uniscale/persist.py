@@ -22,6 +22,7 @@ from .errors import (
     UniScaleError,
 )
 from .features import Featurizer, HashingFeaturizer
+from .implicit import ImplicitRewards, as_implicit
 from .objective import Budget, Objective, Tradeoff
 from .policy.linucb import LinUCB
 from .statecheck import check_meta, check_policy
@@ -56,6 +57,8 @@ def snapshot_router(router: Router) -> tuple[dict[str, Any], dict[str, np.ndarra
     into JSON and writing happen in :func:`write_snapshot`, outside the lock.
     """
     policy_meta, arrays = router.policy.state()
+    implicit_meta, implicit_arrays = (None, {}) if router.implicit is None \
+        else router.implicit.state()
     pending = router.pending
     meta = {
         "arms": [_arm_config(a) for a in router.arms],
@@ -76,9 +79,11 @@ def snapshot_router(router: Router) -> tuple[dict[str, Any], dict[str, np.ndarra
                      "max_pending": int(getattr(pending, "max_pending", 10_000))},
         "stats": copy.deepcopy(router.stats),
         "guard": None if router.guard is None else copy.deepcopy(router.guard.state()),
+        "implicit": copy.deepcopy(implicit_meta),
     }
     copies = {name: np.array(value, dtype=float)
-              for name, value in {**arrays, **router.costs.arrays()}.items()}
+              for name, value in {**arrays, **router.costs.arrays(),
+                                  **implicit_arrays}.items()}
     return meta, copies
 
 
@@ -207,6 +212,23 @@ def _settings(meta: Mapping[str, Any], space: ArmSpace, code: Mapping[str, Any]
     return effective, changed
 
 
+def _restore_implicit(router: Router, path: str, meta: Mapping[str, Any],
+                      arrays: Mapping[str, np.ndarray], code: Any) -> None:
+    """Implicit rewards as saved (settings, waiting and learned rewards), or as the code
+    passes them now (:meth:`ImplicitRewards.from_state`)."""
+    saved = meta.get("implicit")
+    if saved is None:
+        router.implicit = as_implicit(code)
+        return
+    try:
+        router.implicit = ImplicitRewards.from_state(dict(saved), dict(arrays), code)
+    except ConfigurationError:
+        raise  # a saved reward function that the code did not pass again
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StateFileError(f"state file {path} holds unreadable implicit rewards: {exc}") \
+            from exc
+
+
 def load_router(cls: type[Router], path: str, *, backends: Mapping[str, Any] | None,
                 featurizer: Featurizer | None, arms: ArmSpace | Iterable[Arm] | None,
                 clock: Callable[[], float], settings: Mapping[str, Any] | None = None,
@@ -288,6 +310,7 @@ def _build(cls: type[Router], path: str, meta: dict[str, Any], arrays: dict[str,
     router.pending.set_state(_pending_items(meta, arrays))
     router.rng.bit_generator.state = meta["rng"]
     router.stats = meta["stats"]
+    _restore_implicit(router, path, meta, arrays, (settings or {}).get("implicit_reward"))
     check_policy(router.policy, router.policy.dim)
     guard = meta.get("guard")
     if guard is not None:

@@ -1,11 +1,15 @@
 """Early stopping of self-consistency: draw samples in waves, stop once the vote is decided.
 
-Two kinds of rule are offered. ``"decided"`` stops only when the answer a full run of
+Three kinds of rule are offered. ``"decided"`` stops only when the answer a full run of
 ``n`` samples would return can no longer change, whatever the remaining samples say
 (exact: it never changes the answer). ``"beta"`` and ``"dirichlet"`` are the posterior
 rules of Adaptive-Consistency (Aggarwal et al. 2023): stop when the posterior probability
-that the leading answer is the most likely one passes ``confidence``. Every rule also
-stops when the vote is decided, since further samples would then be spent for nothing.
+that the leading answer is the most likely one passes ``confidence``. ``"predictive"``
+asks what the arm promises, the answer of ``n`` samples: stop when the posterior
+predictive probability that the remaining samples leave the leader in front passes
+``confidence`` (:func:`predictive_confidence`); with few samples left it stops sooner
+than the Beta rule, with many left later. Every rule also stops when the vote is
+decided, since further samples would then be spent for nothing.
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ __all__ = [
     "as_early_stop",
     "beta_confidence",
     "dirichlet_confidence",
+    "predictive_confidence",
     "vote_counts",
     "vote_is_decided",
 ]
 
-RULES = ("decided", "beta", "dirichlet")
+RULES = ("decided", "beta", "dirichlet", "predictive")
 """Names of the stopping rules."""
 
 
@@ -65,6 +70,17 @@ def vote_is_decided(answers: Sequence[str | None], remaining: int) -> bool:
                for b, c in counts.items() if b != lead)
 
 
+def _predictive(counts: Mapping[str, int], first: Mapping[str, int], remaining: int
+                ) -> float:
+    lead = _leader(counts, first)
+    rivals = [b for b in counts if b != lead]
+    if not rivals:
+        return predictive_confidence(counts[lead], 0, remaining)
+    rival = max(rivals, key=lambda b: (counts[b], -first[b]))
+    return predictive_confidence(counts[lead], counts[rival], remaining,
+                                 first[rival] < first[lead])
+
+
 def _top_two(counts: Mapping[str, int]) -> tuple[int, int]:
     ordered = sorted(counts.values(), reverse=True)
     return ordered[0], (ordered[1] if len(ordered) > 1 else 0)
@@ -84,6 +100,40 @@ def beta_confidence(lead: int, second: int) -> float:
     trials = lead + second + 1
     below = sum(math.comb(trials, k) for k in range(lead + 1))
     return below / 2.0**trials
+
+
+def predictive_confidence(lead: int, second: int, remaining: int,
+                          second_first: bool = False) -> float:
+    """Posterior predictive probability that the leader still wins after ``remaining``
+    more samples.
+
+    Only the leader and its strongest rival (the runner-up, or an answer not seen yet
+    when there is none) are modelled, and every remaining sample is assumed to vote for
+    one of the two (a pessimistic view for the leader: other answers would split the
+    rival's votes). The leader's share among the two has the posterior
+    ``Beta(lead + 1, second + 1)``; the leader's votes among the remaining samples are
+    then Beta-binomial, and the leader loses when the rival ends with more votes (or as
+    many, when the rival was voted first).
+
+    Args:
+        lead: Votes of the leading answer.
+        second: Votes of the runner-up (0 when there is none).
+        remaining: Samples still to be drawn in a full run.
+        second_first: Whether the runner-up was voted before the leader.
+    """
+    if remaining <= 0:
+        return 1.0
+    alpha, beta = lead + 1.0, second + 1.0
+    base = math.lgamma(alpha) + math.lgamma(beta) - math.lgamma(alpha + beta)
+    lose = 0.0
+    for x in range(remaining + 1):  # x of the remaining votes go to the leader
+        rival, mine = second + remaining - x, lead + x
+        if rival > mine or (second_first and rival == mine):
+            lose += math.exp(math.lgamma(remaining + 1) - math.lgamma(x + 1)
+                             - math.lgamma(remaining - x + 1) + math.lgamma(x + alpha)
+                             + math.lgamma(remaining - x + beta)
+                             - math.lgamma(remaining + alpha + beta) - base)
+    return max(0.0, 1.0 - lose)
 
 
 def dirichlet_confidence(counts: Sequence[int], draws: int = 4000) -> float:
@@ -118,8 +168,9 @@ class EarlyStop:
     Attributes:
         rule: ``"decided"`` (stop only when the answer can no longer change), ``"beta"``
             (stop when the posterior probability that the leader beats the runner-up
-            passes ``confidence``) or ``"dirichlet"`` (... that the leader is the most
-            likely of all answers seen).
+            passes ``confidence``), ``"dirichlet"`` (... that the leader is the most
+            likely of all answers seen) or ``"predictive"`` (... that the leader stays
+            in front until the ``n``-th sample).
         confidence: Threshold of the posterior rules, in ``(0.5, 1)``.
         first_wave: Samples of the first wave (at least 2).
         wave: Samples of each later wave (at least 1).
@@ -165,11 +216,13 @@ class EarlyStop:
             return True
         if self.rule == "decided":
             return False
-        counts, _ = vote_counts(answers)
+        counts, first = vote_counts(answers)
         if not counts:
             return False
         if self.rule == "beta":
             return beta_confidence(*_top_two(counts)) >= self.confidence
+        if self.rule == "predictive":
+            return _predictive(counts, first, n - len(answers)) >= self.confidence
         return dirichlet_confidence(list(counts.values())) >= self.confidence
 
     def to_config(self) -> dict[str, Any]:

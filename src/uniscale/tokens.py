@@ -30,19 +30,30 @@ _MAX_LOG = math.log(1e7)  # no sample bills more than ten million tokens
 class OutputTokenModel:
     """Context-aware expected output tokens per sample, one regression per key.
 
+    The same model learns any positive count per request in log space (the
+    :class:`~uniscale.samplecount.SampleCountModel` uses it for the samples an
+    early-stopping arm draws); each key may start from a prior of its own.
+
     Args:
-        prior_tokens: Output tokens per sample assumed before any is observed.
+        prior_tokens: Value (output tokens per sample) assumed before any is observed.
         prior_weight: Pseudo-count of that prior (ridge precision of the bias).
         ridge: Ridge precision of the context weights.
+        prefix: Prefix of the saved array names (two models saved side by side differ).
     """
 
     def __init__(self, prior_tokens: float, *, prior_weight: float = 2.0,
-                 ridge: float = 1.0) -> None:
+                 ridge: float = 1.0, prefix: str = "tok") -> None:
         self.prior_tokens = float(prior_tokens)
         self.prior_weight = float(prior_weight)
         self.ridge = float(ridge)
+        self.prefix = prefix
         self.dim: int | None = None
+        self._clear()
+
+    def _clear(self) -> None:
+        """Forget every key (the dimension is kept)."""
         self._keys: dict[str, int] = {}
+        self._start = np.zeros(0)          # log of each key's prior value
         self._A = np.zeros((0, 0, 0))      # sums Σ x̃x̃ᵀ per key (x̃ = [x, 1])
         self._b = np.zeros((0, 0))         # sums Σ x̃ log t
         self._inv = np.zeros((0, 0, 0))    # (prior + A)⁻¹
@@ -53,14 +64,15 @@ class OutputTokenModel:
         self._err = np.zeros((0, 2))       # prequential Σ squared log error: context, mean
 
     # -- shape ---------------------------------------------------------------------
-    def _prior(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    def _prior(self, dim: int, slot: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         precision = np.full(dim + 1, self.ridge)
         precision[-1] = self.prior_weight
         mean = np.zeros(dim + 1)
-        mean[-1] = math.log(max(self.prior_tokens, 1.0))
+        mean[-1] = (math.log(max(self.prior_tokens, 1.0)) if slot is None
+                    else float(self._start[slot]))
         return precision, mean
 
-    def _slot(self, key: str, dim: int) -> int:
+    def _slot(self, key: str, dim: int, prior: float | None = None) -> int:
         if self.dim is None:
             self.dim = dim
         if dim != self.dim:
@@ -68,8 +80,10 @@ class OutputTokenModel:
         slot = self._keys.get(key)
         if slot is not None:
             return slot
-        precision, mean = self._prior(dim)
+        start = math.log(max(self.prior_tokens if prior is None else prior, 1.0))
         self._keys[key] = slot = len(self._keys)
+        self._start = np.append(self._start, start)
+        precision, mean = self._prior(dim, slot)
         self._A = np.concatenate([self._A.reshape(slot, dim + 1, dim + 1),
                                   np.zeros((1, dim + 1, dim + 1))])
         self._b = np.vstack([self._b.reshape(slot, dim + 1), np.zeros((1, dim + 1))])
@@ -84,15 +98,24 @@ class OutputTokenModel:
 
     # -- learning --------------------------------------------------------------------
     def observe(self, key: str, x: np.ndarray, tokens_per_sample: float,
-                weight: float = 1.0) -> None:
-        """Learn that one request with context ``x`` billed ``tokens_per_sample``."""
+                weight: float = 1.0, prior: float | None = None) -> None:
+        """Learn that one request with context ``x`` billed ``tokens_per_sample``.
+
+        Args:
+            key: The regression's key.
+            x: The request's context vector.
+            tokens_per_sample: The observed value (at least 1 counts).
+            weight: Weight of the observation.
+            prior: Prior value of a key seen for the first time (default
+                ``prior_tokens``).
+        """
         if not (math.isfinite(tokens_per_sample) and weight > 0):
             return
-        slot = self._slot(key, len(x))
+        slot = self._slot(key, len(x), prior)
         xt = np.append(x, 1.0)
         y = math.log(max(tokens_per_sample, 1.0))
-        _, prior = self._prior(len(x))
-        flat = (float(self._b[slot, -1]) + self.prior_weight * prior[-1]) \
+        _, prior_mean = self._prior(len(x), slot)
+        flat = (float(self._b[slot, -1]) + self.prior_weight * prior_mean[-1]) \
             / (float(self._A[slot, -1, -1]) + self.prior_weight)
         self._err[slot] += weight * np.array([(y - float(self._w[slot] @ xt)) ** 2,
                                               (y - flat) ** 2])
@@ -146,7 +169,7 @@ class OutputTokenModel:
                 start, size = start + size, size * 2
 
     def _refit(self, slot: int) -> None:
-        precision, mean = self._prior(self._A.shape[1] - 1)
+        precision, mean = self._prior(self._A.shape[1] - 1, slot)
         w = self._inv[slot] @ (self._b[slot] + precision * mean)
         self._w[slot] = w
         n = self._n[slot]
@@ -187,33 +210,42 @@ class OutputTokenModel:
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """``(metadata, arrays)`` of the learned sums."""
         meta = {"keys": list(self._keys), "dim": self.dim}
-        return meta, {"tok_A": self._A, "tok_b": self._b, "tok_smear": self._smear,
-                      "tok_n": self._n, "tok_err": self._err}
+        p = self.prefix
+        return meta, {f"{p}_A": self._A, f"{p}_b": self._b, f"{p}_smear": self._smear,
+                      f"{p}_n": self._n, f"{p}_err": self._err, f"{p}_start": self._start}
 
     def set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Restore :meth:`state` (inverses and weights are recomputed from the sums)."""
         keys = [str(k) for k in meta.get("keys", [])]
         self.dim = None if meta.get("dim") is None else int(meta["dim"])
         self._keys = {}
+        self._start = np.zeros(0)
         if not keys or self.dim is None:
+            self._clear()
             return
-        A = np.asarray(arrays["tok_A"], dtype=float)
-        b = np.asarray(arrays["tok_b"], dtype=float)
-        smear = np.asarray(arrays["tok_smear"], dtype=float)
-        n = np.asarray(arrays["tok_n"], dtype=float)
+        p = self.prefix
+        A = np.asarray(arrays[f"{p}_A"], dtype=float)
+        b = np.asarray(arrays[f"{p}_b"], dtype=float)
+        smear = np.asarray(arrays[f"{p}_smear"], dtype=float)
+        n = np.asarray(arrays[f"{p}_n"], dtype=float)
+        start = np.asarray(arrays.get(f"{p}_start", np.full(
+            len(keys), math.log(max(self.prior_tokens, 1.0)))), dtype=float)
         d1 = self.dim + 1
         if A.shape != (len(keys), d1, d1) or b.shape != (len(keys), d1) \
                 or smear.shape != (len(keys),) or n.shape != (len(keys),):
             raise ValueError("token model arrays do not match its keys")
-        if not all(np.all(np.isfinite(a)) for a in (A, b, smear, n)):
+        if start.shape != (len(keys),):
+            raise ValueError("token model priors do not match its keys")
+        if not all(np.all(np.isfinite(a)) for a in (A, b, smear, n, start)):
             raise ValueError("token model arrays are not finite")
         precision, _ = self._prior(self.dim)
+        self._start = start.copy()
         self._keys = {k: i for i, k in enumerate(keys)}
         self._A, self._b, self._smear, self._n = A.copy(), b.copy(), smear.copy(), n.copy()
         self._inv = np.stack([np.linalg.inv(a + np.diag(precision)) for a in A])
         self._w = np.zeros((len(keys), d1))
         self._factor = np.ones(len(keys))
-        err = np.asarray(arrays.get("tok_err", np.zeros((len(keys), 2))), dtype=float)
+        err = np.asarray(arrays.get(f"{p}_err", np.zeros((len(keys), 2))), dtype=float)
         if err.shape != (len(keys), 2) or not np.all(np.isfinite(err)):
             raise ValueError("token model error sums do not match its keys")
         self._err = err.copy()

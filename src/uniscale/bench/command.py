@@ -16,6 +16,7 @@ from ..errors import ConfigurationError
 from ..objective import Budget, Objective, Tradeoff
 from . import console
 from .env import DEFAULT_N_GRID
+from .feedback import feedback_options
 from .peers import PEER_NAME, paretobandit_available
 from .policies import ALL_POLICIES, LEARNERS, RouterSettings
 from .report import (
@@ -157,6 +158,19 @@ def budget_errors(result: BenchResult, objective: Objective) -> dict[str, float]
     return {k: v.cost / objective.per_request - 1 for k, v in result.policies.items()}
 
 
+def _without_peer(policies: tuple[str, ...], asked: str | None) -> tuple[str, ...]:
+    """The policies run under a feedback plan: ParetoBandit learns every score at once.
+
+    Raises:
+        ConfigurationError: When it was asked for by name.
+    """
+    if asked and PEER_NAME in policies:
+        raise ConfigurationError(f"{PEER_NAME} learns every score at once: drop it from "
+                                 "--policies to use --feedback-delay/--feedback-rate/"
+                                 "--label-noise/--implicit-reward")
+    return tuple(p for p in policies if p != PEER_NAME)
+
+
 def bench_command(args: argparse.Namespace) -> int:
     """Run ``uniscale bench`` (arguments from :func:`uniscale.cli.main`'s parser)."""
     started = time.time()
@@ -167,6 +181,12 @@ def bench_command(args: argparse.Namespace) -> int:
     if args.warm_start and scenario != "static":
         raise ConfigurationError(f"--warm-start runs the static benchmark only; drop "
                                  f"--scenario {scenario} or --warm-start")
+    feedback = feedback_options(getattr(args, "feedback_delay", None),
+                                getattr(args, "feedback_rate", None),
+                                getattr(args, "label_noise", None),
+                                getattr(args, "implicit_reward", None))
+    if feedback is not None:
+        policies = _without_peer(policies, args.policies)
     ctx = prepare(args.table, data_dir=args.data_dir, aggregate=args.aggregate,
                   n_grid=args.n_grid, limit=args.limit)
     seeds = list(range(args.seed_base, args.seed_base + args.seeds))
@@ -190,6 +210,8 @@ def bench_command(args: argparse.Namespace) -> int:
                 "arm, then runs online on the test part" if args.warm_start else
                 "cold start: the learners run online over train then test; figures are "
                 "the test part's")
+    if feedback is not None:
+        console.say(f"feedback to the online learners: {feedback.label}")
     tuned = None
     if args.tune:
         learners = sum(p in LEARNERS for p in policies)
@@ -207,14 +229,19 @@ def bench_command(args: argparse.Namespace) -> int:
         total *= 1 + len(sweep_wtp)
     with console.progress_bar(total, "replaying", enabled=not args.quiet) as advance:
         result = run_bench(ctx, objective, seeds, policies=policies, settings=settings,
-                           scenario=scenario, progress=advance, warm_start=args.warm_start)
+                           scenario=scenario, progress=advance, warm_start=args.warm_start,
+                           feedback=feedback)
         sweep = run_sweep(ctx, sweep_wtp, seeds, policies=policies, settings=settings,
-                          progress=advance, warm_start=args.warm_start) if args.sweep else None
+                          progress=advance, warm_start=args.warm_start,
+                          feedback=feedback) if args.sweep else None
     out: dict[str, Any] = result.to_json()
     out["tradeoff"] = tp
     out["fixed_arms"] = fixed_points(ctx, "test")
     out["aggregate"] = ctx.env.aggregate
     out["notes"] = list(t.notes)
+    if feedback is not None:
+        out["feedback"] = {"delay": feedback.plan.delay, "rate": feedback.plan.rate,
+                           "label_noise": feedback.plan.flip, "implicit": feedback.implicit}
     out["settings"] = ({k: v.__dict__ for k, v in settings.items()}
                        if isinstance(settings, dict) else settings.__dict__)
     errors = budget_errors(result, objective)

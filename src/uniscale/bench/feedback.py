@@ -10,12 +10,14 @@ implicit rewards standing in for the missing ones.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import ConfigurationError
 from ..features import HashingFeaturizer
 from ..fit import Outcome
 from ..implicit import ImplicitRewards
@@ -23,11 +25,18 @@ from ..objective import Objective
 from ..router import Router
 from ..stopping import EarlyStop
 from .env import PROMPT_OPTION, replay_backends
+from .hindsight import Trace
 from .policies import RouterSettings
-from .runner import Context, Trace
 from .waves import STEP_OPTION, adaptive_arms, wave_backends
 
-__all__ = ["FeedbackPlan", "FeedbackQueue", "run_with_feedback"]
+if TYPE_CHECKING:
+    from .runner import Context
+
+__all__ = ["IMPLICIT_CHOICES", "FeedbackOptions", "FeedbackPlan", "FeedbackQueue",
+           "feedback_options", "run_with_feedback"]
+
+IMPLICIT_CHOICES = ("agreement",)
+"""Values of ``uniscale bench --implicit-reward``."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,69 @@ class FeedbackQueue:
 
     def __len__(self) -> int:
         return len(self._queue)
+
+
+@dataclass(frozen=True)
+class FeedbackOptions:
+    """How the benchmark's online learners receive their scores.
+
+    Attributes:
+        plan: Which scores arrive, when and how wrong.
+        implicit: ``"agreement"``: a result's vote share (or best verifier score) stands
+            in, with weight 0.3, for a score that has not arrived one request after it
+            was due; ``None``: no implicit rewards.
+    """
+
+    plan: FeedbackPlan = FeedbackPlan()
+    implicit: str | None = None
+
+    def rewards(self) -> ImplicitRewards | None:
+        """A fresh :class:`~uniscale.ImplicitRewards` for one router, or ``None``."""
+        if self.implicit is None:
+            return None
+        return ImplicitRewards(self.implicit, weight=0.3, delay=None,
+                               delay_requests=self.plan.delay + 1)
+
+    def queue(self, seed: int) -> FeedbackQueue:
+        """The queue of one learner's scores (its draws seeded by ``seed``)."""
+        return FeedbackQueue(self.plan, np.random.default_rng([seed, 7]))
+
+    @property
+    def label(self) -> str:
+        """Short description, e.g. ``"10% scored, delay 5, + implicit agreement"``."""
+        text = self.plan.label
+        return text + (f", + implicit {self.implicit}" if self.implicit else "")
+
+
+def feedback_options(delay: Any = None, rate: Any = None, noise: Any = None,
+                     implicit: str | None = None) -> FeedbackOptions | None:
+    """Read ``--feedback-delay K --feedback-rate R --label-noise P --implicit-reward``.
+
+    Returns:
+        ``None`` when every option is left out (every score arrives at once, exact).
+
+    Raises:
+        ConfigurationError: For a value out of range, naming the option.
+    """
+    if delay is None and rate is None and noise is None and implicit is None:
+        return None
+    if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int)
+                              or delay < 0):
+        raise ConfigurationError(f"--feedback-delay must be a whole number of requests >= 0, "
+                                 f"got {delay!r}")
+    for flag, value, ok, want in (
+            ("--feedback-rate", rate, lambda v: 0.0 < v <= 1.0, "a share in (0, 1]"),
+            ("--label-noise", noise, lambda v: 0.0 <= v < 1.0, "a flip rate in [0, 1)")):
+        if value is not None and not (isinstance(value, (int, float))
+                                      and math.isfinite(value) and ok(value)):
+            raise ConfigurationError(f"{flag} must be {want}, got {value!r}")
+    if implicit is not None and implicit not in IMPLICIT_CHOICES:
+        raise ConfigurationError(f"--implicit-reward must be one of "
+                                 f"{', '.join(IMPLICIT_CHOICES)}, got {implicit!r}")
+    plan = FeedbackPlan(delay=0 if delay is None else delay,
+                        rate=1.0 if rate is None else float(rate),
+                        flip=0.0 if noise is None else float(noise))
+    return FeedbackOptions(plan, implicit)
 
 
 def _warm_start(router: Router, ctx: Context, X: np.ndarray, train: np.ndarray,

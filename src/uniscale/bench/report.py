@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..objective import Budget, Objective, Tradeoff
+from .feedback import FeedbackOptions
 from .metrics import (
     PolicySummary,
     adaptation_table,
@@ -100,7 +101,8 @@ def run_bench(ctx: Context, objective: Objective, seeds: Sequence[int], *,
               policies: Sequence[str] = ALL_POLICIES,
               settings: RouterSettings | Mapping[str, RouterSettings] | None = None,
               scenario: str | Scenario = "static", progress: Progress | None = None,
-              warm_start: bool = False) -> BenchResult:
+              warm_start: bool = False, feedback: FeedbackOptions | None = None
+              ) -> BenchResult:
     """Run every policy for every seed and summarise.
 
     Args:
@@ -113,6 +115,8 @@ def run_bench(ctx: Context, objective: Objective, seeds: Sequence[int], *,
         progress: Called with learner steps done.
         warm_start: Warm-start every learner and peer on the train split (an offline
             eval set through every arm) and stream the test part only.
+        feedback: How the online learners receive their scores (late, sparse, noisy,
+            implicit rewards); default: every score, exact, at once.
 
     Returns:
         The result.
@@ -124,7 +128,8 @@ def run_bench(ctx: Context, objective: Objective, seeds: Sequence[int], *,
             lam = 1.0 / max(objective.per_request, 1e-12)
         scenario = build_scenario(scenario, ctx.env, ctx.expected, lam)
     runs = tuple(run_seed(ctx, objective, s, policies=needed, settings=settings,
-                          scenario=scenario, progress=progress, warm_start=warm_start)
+                          scenario=scenario, progress=progress, warm_start=warm_start,
+                          feedback=feedback)
                  for s in seeds)
     summary = summarize(runs, needed)
     env = ctx.env
@@ -203,7 +208,8 @@ def tradeoff_points(ctx: Context) -> dict[str, Any]:
 def run_sweep(ctx: Context, wtps: Sequence[float], seeds: Sequence[int], *,
               policies: Sequence[str] = ALL_POLICIES,
               settings: RouterSettings | Mapping[str, RouterSettings] | None = None,
-              progress: Progress | None = None, warm_start: bool = False) -> dict[str, Any]:
+              progress: Progress | None = None, warm_start: bool = False,
+              feedback: FeedbackOptions | None = None) -> dict[str, Any]:
     """Each policy's test-part (cost, quality) across willingness-to-pay values.
 
     Returns:
@@ -215,7 +221,8 @@ def run_sweep(ctx: Context, wtps: Sequence[float], seeds: Sequence[int], *,
         the point lies outside the hull's range).
     """
     results = [run_bench(ctx, Tradeoff(float(w)), seeds, policies=policies, settings=settings,
-                         progress=progress, warm_start=warm_start) for w in wtps]
+                         progress=progress, warm_start=warm_start, feedback=feedback)
+               for w in wtps]
     return frontier(ctx, results, policies)
 
 

@@ -21,6 +21,7 @@ from ..router import Router
 from ..types import as_messages
 from .env import DEFAULT_N_GRID, PROMPT_OPTION, Expected, ReplayEnv, replay_backends
 from .evalset import EvalSet, outcome_records, run_eval_set
+from .feedback import FeedbackOptions
 from .hindsight import Trace, conditions, cost_weight, hindsight
 from .peers import PEER_NAME, run_paretobandit
 from .policies import ALL_POLICIES, LEARNERS, RouterSettings, policy_mask
@@ -107,14 +108,15 @@ def _stream(ctx: Context, scenario: Scenario, rng: np.random.Generator) -> np.nd
 
 def _learn(ctx: Context, name: str, mask: np.ndarray, objective: Objective,
            scenario: Scenario, order: np.ndarray, seed: int, settings: RouterSettings,
-           progress: Progress | None, fallback: np.ndarray, warm: EvalSet | None = None
-           ) -> Trace:
+           progress: Progress | None, fallback: np.ndarray, warm: EvalSet | None = None,
+           feedback: FeedbackOptions | None = None) -> Trace:
     """One learner over the stream.
 
     Where none of the policy's arms can serve a prompt (a ragged table), the request is
     served by ``fallback[t]`` (the best fixed policy's arm), added to the router then.
     With ``warm``, the router first learns the eval set's records of its own arms
-    (:meth:`Router.fit`).
+    (:meth:`Router.fit`). With ``feedback``, the scores reach the router as its plan
+    says (late, sparse, noisy; implicit rewards standing in).
     """
     env, table = ctx.env, ctx.table
     X = ctx.features(settings.dim)
@@ -129,7 +131,9 @@ def _learn(ctx: Context, name: str, mask: np.ndarray, objective: Objective,
         ridge=settings.ridge, arm_ridge=settings.arm_ridge, forgetting=settings.forgetting,
         hybrid=settings.hybrid,
         prior_output_tokens=settings.prior_output_tokens, seed=seed,
+        implicit_reward=None if feedback is None else feedback.rewards(),
     )
+    queue = None if feedback is None else feedback.queue(seed)
     if warm is not None:
         router.fit(outcome_records(warm.where(mask), env, X))
     in_router = np.array([a in router.arms for a in env.arms])
@@ -159,7 +163,12 @@ def _learn(ctx: Context, name: str, mask: np.ndarray, objective: Objective,
         _, g, k = result.sample.payload
         quality = float(table.score[p, g, k])
         cost = env.cost(p, g, (s.payload[2] for s in result.samples), arm_scale[a])
-        router.feedback(result.decision.id, quality, cost=cost)
+        if queue is None:
+            router.feedback(result.decision.id, quality, cost=cost)
+        else:
+            queue.push(t, result.decision.id, quality, cost)
+            for decision_id, score, spent in queue.due(t):
+                router.feedback(decision_id, score, cost=spent)
         out_arm[t], out_q[t], out_c[t] = a, quality, cost
         if progress is not None and (t % 50 == 49 or t == steps - 1):
             progress(50 if t % 50 == 49 else t % 50 + 1)
@@ -197,7 +206,7 @@ def run_seed(ctx: Context, objective: Objective, seed: int, *,
              policies: Sequence[str] = ALL_POLICIES,
              settings: RouterSettings | Mapping[str, RouterSettings] | None = None,
              scenario: Scenario | None = None, progress: Progress | None = None,
-             warm_start: bool = False) -> SeedRun:
+             warm_start: bool = False, feedback: FeedbackOptions | None = None) -> SeedRun:
     """Run every policy over one seed's stream.
 
     Args:
@@ -210,6 +219,8 @@ def run_seed(ctx: Context, objective: Objective, seed: int, *,
         progress: Called with the number of learner steps done since the last call.
         warm_start: Run the train split through every arm as an offline eval set, warm
             start every learner and peer on it, and stream the test part only.
+        feedback: How the online learners receive their scores (default: every score,
+            exact, before the next request); ParetoBandit is not run under it.
 
     Returns:
         The traces.
@@ -254,11 +265,12 @@ def run_seed(ctx: Context, objective: Objective, seed: int, *,
         if name in LEARNERS:
             mask = policy_mask(env, name, best, ranking)
             traces[name] = _learn(ctx, name, mask, objective, scenario, order, seed,
-                                  per_policy.get(name, default), progress, fallback, warm)
+                                  per_policy.get(name, default), progress, fallback, warm,
+                                  feedback)
     if "trained-router" in policies and evalset is not None:
         traces["trained-router"] = _trained(ctx, evalset, X, objective, cond, train_rows,
                                             order, seed)
-    if PEER_NAME in policies and scenario.name == "static":
+    if PEER_NAME in policies and scenario.name == "static" and feedback is None:
         traces[PEER_NAME] = run_paretobandit(env, np.ones(env.n_arms, dtype=bool), objective,
                                              order, X, seed, evalset=warm, progress=progress,
                                              fallback=fallback)
