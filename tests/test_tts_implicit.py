@@ -209,3 +209,25 @@ def test_learned_reward_is_replaced_after_a_load(tmp_path: Path) -> None:
     assert loaded.implicit is not None and loaded.implicit.stats["replaced"] == 1
     _same_statistics(loaded, plain)  # the implicit observation was taken out exactly
 
+
+
+def test_a_saved_reward_function_must_be_passed_again(tmp_path: Path) -> None:
+    clock = Clock()
+
+    def reward(result: us.Result) -> float | None:
+        return 1.0
+
+    router = _router(ImplicitRewards(reward, delay=None, delay_requests=3), clock=clock)
+    router.invoke("q", allowed=[SC])
+    path = str(tmp_path / "state.json")
+    router.save(path)
+    with pytest.raises(us.ConfigurationError, match="pass implicit_reward="):
+        _load(path, clock)
+    loaded = _load(path, clock, implicit_reward=reward)
+    assert loaded.implicit is not None and loaded.implicit.reward is reward
+    assert len(loaded.implicit.waiting) == 1
+    # a router saved without implicit rewards gains them from the code
+    path2 = str(tmp_path / "plain.json")
+    _router(clock=clock).save(path2)
+    assert _load(path2, clock).implicit is None
+    assert _load(path2, clock, implicit_reward="agreement").implicit is not None

@@ -15,6 +15,8 @@ from .persist import load_router, snapshot_router, write_snapshot
 from .store.memory import PendingStore
 
 if TYPE_CHECKING:
+    from .implicit import ImplicitRewards
+    from .results import Result
     from .router import Router
 
 __all__ = ["Persisting"]
@@ -43,7 +45,9 @@ class Persisting:
              on_invalid_feedback: str | None = None,
              prior_output_tokens: float | None = None,
              max_pending: int | None = None,
-             pending_store: PendingStore | None = None) -> Router:
+             pending_store: PendingStore | None = None,
+             implicit_reward: ImplicitRewards | str | Callable[[Result], float | None]
+             | None = None) -> Router:
         """Load a router saved by :meth:`save`.
 
         Settings passed here win over the saved ones (``None`` keeps the saved value);
@@ -70,6 +74,9 @@ class Persisting:
             prior_output_tokens: Output tokens per sample assumed before usage is seen.
             max_pending: Most decisions waiting for feedback at once.
             pending_store: Where decisions wait for feedback (not saved in the file).
+            implicit_reward: As for :class:`Router` (``None`` keeps the saved settings; a
+                saved reward function must be passed again). The implicit rewards waiting
+                for their delay, and the learned ones later feedback replaces, are kept.
 
         Raises:
             StateFileError: Corrupt or truncated file.
@@ -80,7 +87,8 @@ class Persisting:
         settings = {"prices": prices, "objective": objective, "alpha": alpha,
                     "fallback": fallback, "prune": prune, "feedback_ttl": feedback_ttl,
                     "on_invalid_feedback": on_invalid_feedback,
-                    "prior_output_tokens": prior_output_tokens, "max_pending": max_pending}
+                    "prior_output_tokens": prior_output_tokens, "max_pending": max_pending,
+                    "implicit_reward": implicit_reward}
         return load_router(cast("type[Router]", cls), path, backends=backends,
                            featurizer=featurizer, arms=arms, clock=clock, settings=settings,
                            pending_store=pending_store)
