@@ -75,3 +75,37 @@ def test_invalid_code_settings_are_refused(arms: us.ArmSpace, prices: dict[str, 
         us.Router.load(str(path), prices={"small": prices["small"]})
     with pytest.raises(us.ConfigurationError, match="no arm with key"):
         us.Router.load(str(path), fallback=["ghost/single/1"])
+
+
+def test_exploration_is_saved_and_a_log_can_be_attached_on_load(
+        arms: us.ArmSpace, prices: dict[str, us.Price], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    path, log = tmp_path / "state.json", tmp_path / "decisions.jsonl"
+    router = us.Router(arms, prices, exploration="softmax", temperature=0.2, seed=1)
+    d = router.decide("hello")
+    router.feedback(d.id, 1.0)
+    router.save(str(path))
+    kept = us.Router.load(str(path))
+    assert (kept.exploration, kept.temperature) == ("softmax", 0.2)
+    assert kept.decide("hello again").propensity < 1.0  # really drawing, not greedy
+    with caplog.at_level(logging.WARNING, logger="uniscale"):
+        changed = us.Router.load(str(path), exploration="thompson", log=str(log))
+    assert "exploration 'softmax' -> 'thompson'" in caplog.text
+    assert changed.exploration == "thompson"
+    decision = changed.decide("logged question")
+    changed.close()
+    logged = list(us.read_log(str(log), pending=True))
+    assert [r.id for r in logged] == [decision.id]
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"exploration": "greedy"}, "exploration must be one of"),
+    ({"temperature": 0.0}, "temperature must be a number > 0"),
+])
+def test_bad_exploration_on_load_is_refused_clearly(
+        arms: us.ArmSpace, prices: dict[str, us.Price], tmp_path: Path,
+        settings: dict[str, object], message: str) -> None:
+    path = tmp_path / "state.json"
+    us.Router(arms, prices).save(str(path))
+    with pytest.raises(us.ConfigurationError, match=message):
+        us.Router.load(str(path), **settings)  # type: ignore[arg-type]

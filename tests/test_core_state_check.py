@@ -105,6 +105,8 @@ MUTATIONS = {
     "fallback ghost": _set("settings.fallback", ["ghost/single/1"]),
     "on_invalid maybe": _set("settings.on_invalid_feedback", "maybe"),
     "seed -1": _set("settings.seed", -1),
+    "exploration greedy": _set("settings.exploration", "greedy"),
+    "temperature nan": _set("settings.temperature", float("nan")),
     "arms empty": _set("arms", []),
     "arms not a list": _set("arms", {"a": 1}),
     "arm n 0": _set("arms.0.n", 0),

@@ -76,7 +76,8 @@ def snapshot_router(router: Router) -> tuple[dict[str, Any], dict[str, np.ndarra
                      "on_invalid_feedback": router.on_invalid_feedback,
                      "fallback": [a.key for a in router.fallback], "seed": router.seed,
                      "context_dim": router.context.dim,
-                     "max_pending": int(getattr(pending, "max_pending", 10_000))},
+                     "max_pending": int(getattr(pending, "max_pending", 10_000)),
+                     "exploration": router.exploration, "temperature": router.temperature},
         "stats": copy.deepcopy(router.stats),
         "guard": None if router.guard is None else copy.deepcopy(router.guard.state()),
         "implicit": copy.deepcopy(implicit_meta),
@@ -190,6 +191,8 @@ def _settings(meta: Mapping[str, Any], space: ArmSpace, code: Mapping[str, Any]
         "on_invalid_feedback": settings["on_invalid_feedback"],
         "prior_output_tokens": float(meta["cost_model"]["prior_output_tokens"]),
         "max_pending": int(settings.get("max_pending", 10_000)),
+        "exploration": str(settings.get("exploration", "ucb")),
+        "temperature": float(settings.get("temperature", 0.05)),
     }
     effective = dict(saved)
     changed: list[str] = []
@@ -290,6 +293,7 @@ def _build(cls: type[Router], path: str, meta: dict[str, Any], arrays: dict[str,
         max_pending=effective["max_pending"],
         seed=meta["settings"]["seed"], clock=clock, pending_store=pending_store,
         context_dim=int(meta["settings"].get("context_dim", 0)),
+        exploration=effective["exploration"], temperature=effective["temperature"],
     )
     try:
         router.policy = LinUCB.from_state(config, meta["policy"], arrays)

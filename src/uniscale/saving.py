@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from .arms import Arm, ArmSpace
 from .cost import Price
 from .features import Featurizer
+from .log import DecisionSink, LogTarget, open_log
 from .objective import Objective
 from .persist import load_router, snapshot_router, write_snapshot
 from .store.memory import PendingStore
@@ -45,9 +46,12 @@ class Persisting:
              on_invalid_feedback: str | None = None,
              prior_output_tokens: float | None = None,
              max_pending: int | None = None,
+             exploration: str | None = None, temperature: float | None = None,
              pending_store: PendingStore | None = None,
              implicit_reward: ImplicitRewards | str | Callable[[Result], float | None]
-             | None = None) -> Router:
+             | None = None,
+             log: LogTarget | DecisionSink | None = None,
+             log_features: bool = False) -> Router:
         """Load a router saved by :meth:`save`.
 
         Settings passed here win over the saved ones (``None`` keeps the saved value);
@@ -73,10 +77,15 @@ class Persisting:
             on_invalid_feedback: ``"raise"`` or ``"ignore"``.
             prior_output_tokens: Output tokens per sample assumed before usage is seen.
             max_pending: Most decisions waiting for feedback at once.
+            exploration: ``"ucb"``, ``"softmax"`` or ``"thompson"``.
+            temperature: Softmax temperature, in units of quality.
             pending_store: Where decisions wait for feedback (not saved in the file).
             implicit_reward: As for :class:`Router` (``None`` keeps the saved settings; a
                 saved reward function must be passed again). The implicit rewards waiting
                 for their delay, and the learned ones later feedback replaces, are kept.
+            log: Decision log of this process (a path, a callable or a sink; not saved
+                in the file, like ``pending_store``).
+            log_features: Write each decision's features to the log.
 
         Raises:
             StateFileError: Corrupt or truncated file.
@@ -88,7 +97,16 @@ class Persisting:
                     "fallback": fallback, "prune": prune, "feedback_ttl": feedback_ttl,
                     "on_invalid_feedback": on_invalid_feedback,
                     "prior_output_tokens": prior_output_tokens, "max_pending": max_pending,
-                    "implicit_reward": implicit_reward}
-        return load_router(cast("type[Router]", cls), path, backends=backends,
-                           featurizer=featurizer, arms=arms, clock=clock, settings=settings,
-                           pending_store=pending_store)
+                    "implicit_reward": implicit_reward,
+                    "exploration": exploration, "temperature": temperature}
+        sink = open_log(log, log_features=log_features)  # a bad target fails first
+        try:
+            router = load_router(cast("type[Router]", cls), path, backends=backends,
+                                 featurizer=featurizer, arms=arms, clock=clock,
+                                 settings=settings, pending_store=pending_store)
+        except BaseException:
+            if sink is not None:
+                sink.close()
+            raise
+        router.decision_log = sink
+        return router

@@ -132,6 +132,10 @@ def _settings(meta: Mapping[str, Any], keys: list[str]) -> int:
             raise _fail(f"settings.fallback[{i}]", key, "the key of a saved arm")
     _int(settings.get("seed"), "settings.seed")
     _int(settings.get("max_pending", 10_000), "settings.max_pending", 1, 10**8)
+    if settings.get("exploration", "ucb") not in ("ucb", "softmax", "thompson"):
+        raise _fail("settings.exploration", settings.get("exploration"),
+                    "'ucb', 'softmax' or 'thompson'")
+    _num(settings.get("temperature", 0.05), "settings.temperature", 1e-12, 1e12)
     return _int(settings.get("context_dim", 0), "settings.context_dim", 0, 65_536)
 
 
