@@ -2,22 +2,28 @@
 
 1e5 decisions are never fed back; the pending store keeps at most ``max_pending`` of
 them (default 10,000). Then one thread saves in a loop while the main thread decides:
-the save copies the state under the router's lock and writes outside it, so decide
-waits only for the copy. Printed: memory growth, pending count, file size, the time a
-save holds the lock, and decide latency with and without a concurrent save (ratio).
+the save copies the state under the router's lock and encodes and writes it outside,
+in short pieces, so decide waits only for the copy and the interpreter's switch
+interval (5 ms). Printed: memory growth, pending count, file size, the time a save
+holds the lock, the longest single bytecode step of a save (thread CPU time, which the
+machine's load does not inflate), and decide latency during back-to-back saves (the
+probe spans ``--saves`` of them) against as many decides without a save in the same run.
 
     python benchmarks/save_blocking.py            # 1e5 decisions
     python benchmarks/save_blocking.py --quick
+    python benchmarks/save_blocking.py --quick --format npz
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import threading
 import time
 import tracemalloc
+from typing import Any
 
 import numpy as np
 
@@ -34,10 +40,39 @@ def _latencies(router: us.Router, n: int, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _longest_step(router: us.Router, path: str) -> tuple[float, str]:
+    """The longest single bytecode step of one save (thread CPU time), and where.
+
+    The interpreter hands over to another thread only between bytecode steps, so no
+    decide waits on a save longer than this (plus the switch interval). Traced opcode by
+    opcode, in thread CPU time: the figure does not depend on how loaded the machine is.
+    """
+    last, worst = [0.0], [0.0, ""]
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        gap = time.thread_time() - last[0]
+        if last[0] and gap > worst[0]:
+            where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+            worst[:] = [gap, where]
+        last[0] = time.thread_time()
+        return trace
+
+    sys.settrace(trace)
+    try:
+        router.save(path)
+    finally:
+        sys.settrace(None)
+    return worst[0], worst[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decisions", type=int, default=100_000)
     parser.add_argument("--max-pending", type=int, default=10_000)
+    parser.add_argument("--saves", type=int, default=5,
+                        help="saves the decide probe spans at least")
+    parser.add_argument("--format", choices=["json", "npz"], default="json")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     total = 20_000 if args.quick else args.decisions
@@ -54,7 +89,7 @@ def main() -> None:
     grown = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     folder = tempfile.mkdtemp()
-    path = os.path.join(folder, "state.json")
+    path = os.path.join(folder, f"state.{args.format}")
     start = time.perf_counter()
     router.save(path)
     save_s = time.perf_counter() - start
@@ -64,6 +99,7 @@ def main() -> None:
             t0 = time.perf_counter()
             snapshot_router(router)
             holds.append(time.perf_counter() - t0)
+    steps = [_longest_step(router, path) for _ in range(2)]
     probe = 300 if args.quick else 2_000
     alone = _latencies(router, probe, x)
     stop = threading.Event()
@@ -76,9 +112,13 @@ def main() -> None:
 
     thread = threading.Thread(target=saver)
     thread.start()
-    during = _latencies(router, probe, x)
+    chunks = []
+    while saves[0] < args.saves or len(chunks) * probe < len(alone):
+        chunks.append(_latencies(router, probe, x))  # decide while saves run back to back
     stop.set()
     thread.join()
+    during = np.concatenate(chunks)
+    alone = np.concatenate([alone, _latencies(router, len(during) - len(alone), x)])
     print(f"decisions never fed back   {total}")
     print(f"pending kept (bound)       {len(router.pending)} ({args.max_pending})")
     print(f"evicted                    {router.stats.get('evicted', 0)}")
@@ -87,7 +127,10 @@ def main() -> None:
           f"save {save_s * 1000:.0f} ms")
     print(f"lock held by a save        {np.median(holds) * 1000:.1f} ms median, "
           f"{max(holds) * 1000:.1f} ms max")
-    print(f"saves during the probe     {saves[0]}")
+    step, where = max(steps)
+    print(f"longest save step          {step * 1000:.1f} ms thread CPU in one bytecode step "
+          f"(ends at {where}); switch interval {sys.getswitchinterval() * 1000:.0f} ms")
+    print(f"saves during the probe     {saves[0]} ({len(during)} decides each side)")
     print("decide latency (ms)        p50     p99     max")
     for name, lat in (("alone", alone), ("during saves", during)):
         q = np.percentile(lat, [50, 99]) * 1000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -113,3 +114,30 @@ def test_threads_match_sequential(arms: us.ArmSpace, prices: dict[str, us.Price]
         np.testing.assert_allclose(getattr(threaded.policy, name),
                                    getattr(sequential.policy, name), rtol=1e-7, atol=1e-9)
     assert len(threaded.pending) == 0
+
+
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+def test_many_pending_decisions_survive_save_and_load(arms: us.ArmSpace,
+                                                      prices: dict[str, us.Price],
+                                                      tmp_path: Path, suffix: str) -> None:
+    """A save writes long pending lists in pieces; the file reads back whole."""
+    router = us.Router(arms, prices, seed=5)
+    decisions = [router.decide(f"question {i} ünïcode") for i in range(700)]
+    router.observe(decisions[300].id, us.Usage(input_tokens=12, output_tokens=40))
+    for d in decisions[:50]:
+        router.feedback(d.id, 1.0)
+    path = tmp_path / f"state{suffix}"
+    router.save(str(path))
+    loaded = us.Router.load(str(path))
+    mine, theirs = list(router.pending), list(loaded.pending)
+    assert [p.id for p in theirs] == [p.id for p in mine] and len(theirs) == 650
+    assert np.array_equal(np.stack([p.x for p in theirs]), np.stack([p.x for p in mine]))
+    assert [p.observed_cost for p in theirs] == [p.observed_cost for p in mine]
+    assert loaded.pending.get(decisions[300].id).observed_cost is not None
+    assert loaded.feedback(decisions[699].id, 0.0) and loaded.policy.updates == 51
+    if suffix == ".json":  # one standard JSON document, as a single json.dumps writes it
+        doc = json.loads(path.read_text())
+        assert sorted(doc) == ["arrays", "format", "meta", "sha256", "version"]
+        (tmp_path / "rewritten.json").write_text(json.dumps(doc))
+        again = us.Router.load(str(tmp_path / "rewritten.json"))
+        assert [p.id for p in again.pending] == [p.id for p in mine]

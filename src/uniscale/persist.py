@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,7 @@ from .implicit import ImplicitRewards, as_implicit
 from .objective import Budget, Objective, Tradeoff
 from .policy.linucb import LinUCB
 from .statecheck import check_meta, check_policy
-from .store.file import read_state, write_state
+from .store.file import Deferred, read_state, write_state
 from .store.memory import FIELDS, Pending
 from .strategies import SelfConsistency, Single, Strategy
 
@@ -36,6 +37,10 @@ if TYPE_CHECKING:
 __all__ = ["load_router", "save_router"]
 
 log = logging.getLogger("uniscale")
+
+_ROW = tuple(f for f in FIELDS if f != "x")
+"""Fields of a saved pending decision kept in the meta (contexts go to ``pending_x``)."""
+_row = operator.attrgetter(*_ROW)
 
 
 def _arm_config(arm: Arm) -> dict[str, Any]:
@@ -94,10 +99,17 @@ def write_snapshot(snapshot: tuple[dict[str, Any], dict[str, np.ndarray]], path:
     pending = meta["pending"]
     if pending and isinstance(pending[0], Pending):
         # contexts go to one array (compact, quick to encode); the rest stays in the meta
-        rows = [dict(zip(FIELDS, (getattr(p, f) for f in FIELDS), strict=True))
-                for p in pending]
-        arrays = {**arrays, "pending_x": np.stack([row.pop("x") for row in rows])}
-        meta = {**meta, "pending": rows}
+        # row by row in Python, not one long NumPy call, and the rows made only while
+        # they are written: other threads keep deciding, and no garbage piles up
+        stacked = np.empty((len(pending), len(pending[0].x)))
+        for i, item in enumerate(pending):
+            stacked[i] = item.x
+
+        def rows(start: int, stop: int) -> list[dict[str, Any]]:
+            return [dict(zip(_ROW, _row(item), strict=True)) for item in pending[start:stop]]
+
+        arrays = {**arrays, "pending_x": stacked}
+        meta = {**meta, "pending": Deferred(len(pending), rows)}
     write_state(path, meta, arrays)
 
 

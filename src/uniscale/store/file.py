@@ -12,14 +12,16 @@ import os
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from ..errors import StateFileError
 
-__all__ = ["read_state", "write_state"]
+__all__ = ["Deferred", "read_state", "write_state"]
 
 FORMAT = "uniscale-state"
 VERSION = 1
@@ -105,33 +107,124 @@ def _remove_stale(target: Path) -> None:
             pass  # another process removed or is replacing it
 
 
+ITEMS = 256
+"""Items of a long list (pending decisions) encoded per JSON call while saving."""
+CHUNK = 3 << 15
+"""Bytes of array data per base64 piece (a multiple of 3, so pieces join into one text)."""
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A long JSON list whose items are made ``ITEMS`` at a time, only while it is written.
+
+    Attributes:
+        length: Number of items.
+        make: ``make(start, stop)`` returns the JSON-ready items ``start:stop``.
+    """
+
+    length: int
+    make: Callable[[int, int], list[Any]]
+
+
+def _json_pieces(value: Any, depth: int = 0) -> Iterator[str]:
+    """Pieces whose concatenation is ``json.dumps(value, sort_keys=True)``.
+
+    Objects are opened key by key (two levels deep) and long lists (and
+    :class:`Deferred` ones) encoded ``ITEMS`` at a time: each piece is one short call of
+    the C encoder, so a save never holds the interpreter for long while other threads
+    decide, and the items of a deferred list die young (no long garbage-collector pause).
+    """
+    if isinstance(value, dict) and value and depth < 2 \
+            and all(isinstance(k, str) for k in value):
+        for i, key in enumerate(sorted(value)):
+            yield ("{" if i == 0 else ", ") + json.dumps(key) + ": "
+            yield from _json_pieces(value[key], depth + 1)
+        yield "}"
+    elif isinstance(value, Deferred) or (isinstance(value, (list, tuple))
+                                         and len(value) > ITEMS):
+        make = value.make if isinstance(value, Deferred) else \
+            lambda start, stop: value[start:stop]
+        length = value.length if isinstance(value, Deferred) else len(value)
+        if length == 0:
+            yield "[]"
+        for start in range(0, length, ITEMS):
+            text = json.dumps(make(start, min(start + ITEMS, length)), sort_keys=True)
+            yield ("[" if start == 0 else ", ") + text[1:-1]
+        if length:
+            yield "]"
+    else:
+        yield json.dumps(value, sort_keys=True)
+
+
+def _byte_chunks(array: np.ndarray) -> Iterator[memoryview]:
+    """The little-endian float64 bytes of ``array`` in ``CHUNK``-sized views."""
+    data = np.ascontiguousarray(array, dtype="<f8").reshape(-1).view(np.uint8).data
+    for start in range(0, len(data), CHUNK):
+        yield data[start:start + CHUNK]
+
+
+def _write_json(handle: BinaryIO, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Stream one JSON document (the checksum last) to ``handle``, hashing as it goes.
+
+    The result reads exactly like ``json.dumps`` of the whole document would: ``meta``
+    with sorted keys, arrays as ``{"shape", "f8"}`` with base64 text (which needs no
+    escaping), in sorted order (the checksum's order).
+    """
+    digest = hashlib.sha256()
+    handle.write(f'{{"format": "{FORMAT}", "version": {VERSION}, "meta": '.encode())
+    for piece in _json_pieces(meta):
+        data = piece.encode()
+        digest.update(data)
+        handle.write(data)
+    handle.write(b', "arrays": {')
+    for i, name in enumerate(sorted(arrays)):
+        digest.update(name.encode())
+        shape = json.dumps(list(np.shape(arrays[name])))
+        handle.write(f'{", " if i else ""}{json.dumps(name)}: {{"shape": {shape}, '
+                     '"f8": "'.encode())
+        for chunk in _byte_chunks(arrays[name]):
+            digest.update(chunk)
+            handle.write(base64.b64encode(chunk))
+        handle.write(b'"}')
+    handle.write(f'}}, "sha256": "{digest.hexdigest()}"}}'.encode())
+
+
+def _write_npz(handle: BinaryIO, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Write an NPZ archive: arrays plus a ``__meta__`` member holding the JSON header."""
+    digest = hashlib.sha256()
+    pieces = list(_json_pieces(meta))
+    for piece in pieces:
+        digest.update(piece.encode())
+    for name in sorted(arrays):
+        digest.update(name.encode())
+        for chunk in _byte_chunks(arrays[name]):
+            digest.update(chunk)
+    header = (f'{{"format": "{FORMAT}", "version": {VERSION}, '
+              f'"sha256": "{digest.hexdigest()}", "meta": {"".join(pieces)}}}')
+    members: dict[str, Any] = {f"a_{k}": np.asarray(v, dtype="<f8") for k, v in arrays.items()}
+    members["__meta__"] = np.array(header)
+    np.savez(handle, **members)
+
+
 def write_state(path: str | os.PathLike[str], meta: dict[str, Any],
                 arrays: dict[str, np.ndarray]) -> None:
     """Write state atomically: a temporary file in the same folder, fsync, rename.
 
     A ``.npz`` path gets a NumPy archive (arrays plus the metadata as JSON text); any
     other path gets one JSON document with base64 arrays. Either carries a SHA-256 of its
-    content, checked on read.
+    content, checked on read. The content is encoded and written piece by piece, so a
+    large state neither sits in memory twice nor keeps other threads waiting.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    digest = _digest(meta, arrays)
-    if target.suffix == ".npz":
-        buffer = io.BytesIO()
-        header = json.dumps({"format": FORMAT, "version": VERSION, "sha256": digest, "meta": meta})
-        members: dict[str, Any] = {f"a_{k}": v for k, v in arrays.items()}
-        members["__meta__"] = np.array(header)
-        np.savez(buffer, **members)
-        payload = buffer.getvalue()
-    else:
-        doc = {"format": FORMAT, "version": VERSION, "sha256": digest, "meta": meta,
-               "arrays": {k: _encode(v) for k, v in arrays.items()}}
-        payload = json.dumps(doc).encode()
     _remove_stale(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            if target.suffix == ".npz":
+                _write_npz(handle, meta, arrays)
+            else:
+                _write_json(handle, meta, arrays)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
