@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from uniscale.policy.linucb import LinUCB
+
+KERNELS = ["numpy"] + (["numba"] if importlib.util.find_spec("numba") else [])
 
 
 def direct(policy: LinUCB, history: list[tuple[int, np.ndarray, float]], gamma: float,
@@ -48,14 +52,17 @@ def direct(policy: LinUCB, history: list[tuple[int, np.ndarray, float]], gamma: 
     ridge=st.floats(0.1, 5.0),
     arm_ridge=st.sampled_from([None, 0.5, 20.0]),
     refactor_every=st.sampled_from([0, 7, 1000]),
+    kernel=st.sampled_from(KERNELS),
 )
 def test_incremental_matches_direct(seed: int, steps: int, hybrid: bool, gamma: float,
                                     ridge: float, arm_ridge: float | None,
-                                    refactor_every: int) -> None:
+                                    refactor_every: int, kernel: str) -> None:
     rng = np.random.default_rng(seed)
     d = 4
     policy = LinUCB(d, ridge=ridge, arm_ridge=arm_ridge, forgetting=gamma, hybrid=hybrid,
-                    shared_dim=3, refactor_every=refactor_every, projection_seed=seed)
+                    shared_dim=3, refactor_every=refactor_every, projection_seed=seed,
+                    kernel=kernel)
+    assert policy.kernel == kernel
     descriptors = [{"bias": 1.0, "model:a": 1.0}, {"bias": 1.0, "model:b": 1.0, "log_n": 0.4},
                    {"bias": 1.0, "model:a": 1.0, "log_n": 0.6}]
     for i, desc in enumerate(descriptors):

@@ -29,10 +29,15 @@ def _generator() -> ModuleType:
 
 
 RECORDED = json.loads((FIXTURES / "linucb_streams.json").read_text())
+KERNELS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    importlib.util.find_spec("numba") is None, reason="numba not installed"))]
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("name", sorted(RECORDED))
-def test_decisions_match_the_recorded_stream(name: str) -> None:
+def test_decisions_match_the_recorded_stream(name: str, kernel: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UNISCALE_KERNEL", kernel)  # the policies built by run_stream
     recorded = RECORDED[name]
     replayed = _generator().run_stream(recorded["kwargs"], recorded["seed"])
     assert replayed["chosen"] == recorded["chosen"]

@@ -5,7 +5,9 @@ prices, the calls each arm makes and the learned token means are fixed:
 ``(price_in · calls · max(tokens + extra, 0) + price_out · out_tokens · samples) / 1e6``
 (+ a scorer's cost). :class:`CostPlan` holds those per-arm coefficients for one list of
 arms; :meth:`CostPlan.current` tells whether what they were computed from (prices,
-samples per call, learned token sums) is unchanged, compared dictionary by dictionary.
+samples per call, learned token sums) is unchanged, compared dictionary by dictionary in
+one tuple comparison (the arms themselves are the same objects: plans are kept per list
+of arm identities).
 The figures that can change without touching those (context-aware output tokens,
 early-stopping sample counts, a judge's learned cost) are read on every prediction.
 """
@@ -53,6 +55,9 @@ class CostPlan:
         counts = [self._counts(model, a) for a in arms]
         self.samples = np.array([c[0] for c in counts])
         self.calls = np.array([c[1] for c in counts])
+        # the affine form when nothing is read per prediction: usd = slope·tokens' + base
+        self.slope = self.price_in * self.calls / 1_000_000
+        self.base = self.price_out * self.key_out[self.key_index] * self.samples / 1_000_000
 
     @staticmethod
     def _counts(model: CostModel, arm: Arm) -> tuple[float, float]:
@@ -61,11 +66,14 @@ class CostPlan:
 
     def current(self, model: CostModel, arms: Sequence[Arm]) -> bool:
         """Whether this plan still describes ``arms`` under ``model``."""
-        return self.arms == arms and all(
-            a == b for a, b in zip(self.snapshot, _inputs(model), strict=True))
+        return self.arms == arms and self.snapshot == _inputs(model)
 
     def predict(self, model: CostModel, input_tokens: int, x: np.ndarray | None) -> np.ndarray:
         """Predicted USD of every arm (see :meth:`CostModel.predict_all`)."""
+        if not self.early and not self.scored and (x is None
+                                                   or model.output_model.dim is None):
+            # nothing learned per context or per run: the cached affine form
+            return self.slope * np.maximum(input_tokens + self.extra, 0.0) + self.base
         key_out = self.key_out
         if x is not None:
             learned = np.asarray(model.output_model.predict(self.keys, x), dtype=float)

@@ -37,10 +37,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigurationError
-from . import layout
+from . import kernels, layout
 from .blas import SerialBlas
 from .packed import Packing
-from .views import FullLayout
+from .refit import Refit
 
 __all__ = ["LinUCB"]
 
@@ -51,7 +51,7 @@ _THREADED_FROM = 8192  # products this large may be split over threads by BLAS: 
 _UNPINNED = contextlib.nullcontext()
 
 
-class LinUCB(FullLayout):
+class LinUCB(Refit):
     """Quality model and exploration bonus over a growing set of arm slots.
 
     Args:
@@ -73,6 +73,9 @@ class LinUCB(FullLayout):
         blas_threads: BLAS threads during :meth:`estimate` and :meth:`update` (default
             1: these products are too small to gain from threads); ``None`` leaves BLAS
             as configured.
+        kernel: ``"auto"`` (compiled kernels when numba is installed, the
+            ``uniscale[fast]`` extra), ``"numba"`` or ``"numpy"`` (the reference); see
+            :mod:`uniscale.policy.kernels`.
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class LinUCB(FullLayout):
         projection_seed: int = 0,
         precision: str = "float64",
         blas_threads: int | None = 1,
+        kernel: str = "auto",
     ) -> None:
         if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha >= 0):
             raise ConfigurationError(f"alpha must be a finite number >= 0, got {alpha!r}")
@@ -121,6 +125,9 @@ class LinUCB(FullLayout):
         self.blas_threads = blas_threads
         self._dtype = _PRECISIONS[precision]
         self._serial = SerialBlas(blas_threads)
+        self.kernel = kernels.resolve(kernel)
+        self._compiled = kernels.compiled() if self.kernel == "numba" else None
+        self._every = np.zeros(0, dtype=np.intp)  # every slot, in order
         rng = np.random.default_rng(self.projection_seed)
         self._P = rng.standard_normal((max(self.shared_dim - 1, 0), self.dim)) / math.sqrt(
             max(self.shared_dim - 1, 1)
@@ -155,11 +162,6 @@ class LinUCB(FullLayout):
         self._nq = np.zeros((0, s, s))  # N_a
 
     # -- shape management ------------------------------------------------------------
-    @property
-    def k(self) -> int:
-        """Dimension of the shared parameter."""
-        return self.shared_dim * len(self.columns)
-
     def ensure_columns(self, columns: Sequence[str]) -> None:
         """Append descriptor columns not seen yet; learned statistics are kept exactly."""
         new = [c for c in columns if c not in self.columns]
@@ -230,8 +232,12 @@ class LinUCB(FullLayout):
         K, s = len(self.slots), self.shared_dim
         if slots is not None:
             slots = np.asarray(slots, dtype=np.intp)
+            if self._compiled is not None:
+                return kernels.estimate(self, self._compiled, x, slots)
             if len(slots) == K and bool(np.all(slots == np.arange(K))):
                 slots = None
+        elif self._compiled is not None:
+            return kernels.estimate(self, self._compiled, x, None)
         w, q, bt, nq = ((self._w, self._q, self._bt, self._nq) if slots is None else
                         (self._w[slots], self._q[slots], self._bt[slots], self._nq[slots]))
         n = len(w)
@@ -251,15 +257,21 @@ class LinUCB(FullLayout):
     def update(self, slot: int, x: np.ndarray, reward: float) -> None:
         """Learn that arm ``slot`` earned ``reward`` on context ``x``."""
         work = max(self.dim * self.dim, self.k * self.k)
-        with self._serial if work >= _THREADED_FROM else _UNPINNED:
+        compiled = self._compiled is not None
+        with self._serial if work >= _THREADED_FROM and not compiled else _UNPINNED:
             self._update(slot, x, float(reward))
-            self.updates += 1
-            self._since[slot] += 1
-            if self.refactor_every and self._since[slot] >= self.refactor_every:
-                self._refactor_slot(slot)
-                self._since[slot] = 0
-            if self.refactor_every and self.updates % self.refactor_every == 0 and self.hybrid:
-                self._refactor_shared()
+        self.updates += 1
+        self._since[slot] += 1
+        slot_due = self.refactor_every and self._since[slot] >= self.refactor_every
+        shared_due = (self.refactor_every and self.updates % self.refactor_every == 0
+                      and self.hybrid)
+        if slot_due or shared_due:
+            with self._serial if work >= _THREADED_FROM else _UNPINNED:
+                if slot_due:
+                    self._refactor_slot(slot)
+                    self._since[slot] = 0
+                if shared_due:
+                    self._refactor_shared()
 
     def _update(self, slot: int, x: np.ndarray, reward: float) -> None:
         """Rank-one update of arm ``slot`` (all in stored units: weight ``1/σ``)."""
@@ -268,6 +280,9 @@ class LinUCB(FullLayout):
             if self._sigma < _RESCALE_BELOW:
                 self._rescale()
         root = 1.0 / math.sqrt(self._sigma)
+        if self._compiled is not None:
+            kernels.update(self, self._compiled, slot, x, reward, root)
+            return
         xt, rt = (x, reward) if root == 1.0 else (x * root, reward * root)
         pack, s = self._pack, self.shared_dim
         u = self._w[slot].take(pack.full_index) @ xt  # A⁻¹x
@@ -321,111 +336,6 @@ class LinUCB(FullLayout):
                 rows = np.array(queue)
                 self._araw[i] += self._pack.pack(rows.T @ rows)
                 queue.clear()
-
-    def _arm_inverse(self, slots: np.ndarray) -> np.ndarray:
-        """Inverses of the arms' ridge matrices, from their sums (float64)."""
-        for slot in slots:
-            self._fold(int(slot))
-        prior = self._pack.identity(self.arm_ridge * self._ps)
-        return layout.sym_inv(self._pack.unpack(self._araw[slots] + prior))
-
-    def _set_inverse(self, slots: np.ndarray, inv: np.ndarray) -> None:
-        """Store arms' inverses and what derives from them: ``C_aᵀ``, ``θ̂_a``, ``G_aᵀθ̂_a``."""
-        s, d = self.shared_dim, self.dim
-        self._w[slots] = self._pack.pack(inv).astype(self._dtype, copy=False)
-        gt = self._mom[slots, :s, :d]
-        self._q[slots, :s] = gt @ inv
-        self._q[slots, s] = np.einsum("kij,kj->ki", inv, self._mom[slots, s, :d])
-        self._v[slots] = np.einsum("ksd,kd->ks", gt, self._q[slots, s])
-
-    def add_batch(self, slots: np.ndarray, X: np.ndarray, rewards: np.ndarray,
-                  weights: np.ndarray | None = None) -> None:
-        """Learn many observations at once: add their sums, then re-factorise once.
-
-        The result equals calling :meth:`update` for each row (without forgetting between
-        them: a batch is one moment in time), in ``O(N·d² + K·d³)``.
-
-        Args:
-            slots: ``(N,)`` slot of each observation.
-            X: ``(N, dim)`` contexts.
-            rewards: ``(N,)`` rewards.
-            weights: ``(N,)`` non-negative weight of each observation (default 1).
-        """
-        slots = np.asarray(slots, dtype=np.intp)
-        X = np.asarray(X, dtype=float)
-        r = np.asarray(rewards, dtype=float)
-        w = np.ones(len(r)) if weights is None else np.asarray(weights, dtype=float)
-        if len(slots) == 0:
-            return
-        w = w / self._sigma  # stored units
-        s = self.shared_dim
-        ones = np.ones((len(r), 1))
-        xs = np.hstack([ones, X @ self._P.T]) if s else np.zeros((len(r), 0))
-        left = np.hstack([xs, r[:, None], ones])  # rows of the moment outer products
-        right = np.hstack([X, xs, ones])
-        for slot in np.unique(slots):
-            rows = slots == slot
-            weighted = X[rows] * w[rows, None]
-            self._araw[slot] += self._pack.pack(weighted.T @ X[rows])
-            self._mom[slot] += (left[rows] * w[rows, None]).T @ right[rows]
-        self.updates += len(r)
-        self.refactor()
-
-    def _refactor_slot(self, slot: int) -> None:
-        """Recompute one arm's inverse from its sums (bounds floating-point drift)."""
-        old = self._v[slot].copy()
-        self._set_inverse(np.array([slot]), self._arm_inverse(np.array([slot])))
-        if self.hybrid:
-            blocks = self._blocks[slot]
-            delta = np.multiply.outer(blocks.vals, old - self._v[slot]).ravel()
-            self._b0[blocks.index] += delta
-            self._beta += self._m[:, blocks.index] @ delta
-
-    @property
-    def A0(self) -> np.ndarray:
-        """The shared block's Schur complement ``λI + S_zz − Σ B_aᵀA_a⁻¹B_a`` (from the sums)."""
-        s, d = self.shared_dim, self.dim
-        cross = self._mom[:, :s, d:d + s] - self._mom[:, :s, :d] @ np.swapaxes(
-            self._q[:, :s], 1, 2)  # H_a − G_aᵀA_a⁻¹G_a
-        a0 = layout.kron_sum(cross, self.desc, s)
-        a0 += self._szz0 + self.ridge * self._ps * np.eye(self.k)
-        return a0 * self._sigma
-
-    def _refactor_shared(self) -> None:
-        """Derive ``A₀`` and ``b₀`` from the sums; refresh ``A₀⁻¹``, ``β`` and the caches."""
-        if self._sigma != 1.0:
-            self._rescale()
-        s, d = self.shared_dim, self.dim
-        cols, vals = self._nz_cols, self._nz_vals
-        self._b0 = self._zr0 + layout.block_spread(self._mom[:, s, d:d + s] - self._v,
-                                                   self.desc, s)
-        self._m = layout.sym_inv(self.A0)
-        self._beta = self._m @ self._b0
-        self._bt = layout.block_combine(self._beta, self.desc, s)
-        self._nq = layout.block_quadratic(self._m, cols, vals, s)
-
-    def _rescale(self) -> None:
-        """Fold the lazy forgetting scale into the stored arrays (``σ`` back to 1)."""
-        self._fold()
-        g = self._sigma
-        for name in ("_araw", "_mom", "_szz0", "_zr0", "_b0", "_v"):
-            getattr(self, name)[...] *= g
-        for name in ("_w", "_m", "_nq"):
-            getattr(self, name)[...] /= g
-        self._ps *= g
-        self._sigma = 1.0
-
-    def refactor(self) -> None:
-        """Recompute every derived quantity (inverses, Schur complement) from the sums."""
-        with self._serial:
-            if self._sigma != 1.0:
-                self._rescale()
-            K = len(self.slots)
-            for start in range(0, K, layout.CHUNK):
-                chunk = np.arange(start, min(start + layout.CHUNK, K))
-                self._set_inverse(chunk, self._arm_inverse(chunk))
-            if self.hybrid:
-                self._refactor_shared()
 
     # -- persistence ---------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
