@@ -49,11 +49,17 @@ CONFIGS = (
 )
 RULES = {
     "vote": (("decided", us.EarlyStop(rule="decided")), ("beta0.95", us.EarlyStop()),
-             ("dirichlet0.95", us.EarlyStop(rule="dirichlet"))),
+             ("dirichlet0.95", us.EarlyStop(rule="dirichlet")),
+             ("predictive0.95", us.EarlyStop(rule="predictive"))),
     "check": (("first-correct", None),),
 }
 CONFIDENCES = (0.8, 0.9, 0.95, 0.99)
-"""Grid of the Beta rule's confidence chosen on the train split (test reported)."""
+GRID = tuple(us.EarlyStop(rule=rule, confidence=c, first_wave=w)
+             for rule in ("beta", "predictive") for c in CONFIDENCES for w in (2, 3))
+"""Rules chosen on the train split (test reported): Beta or predictive, confidence,
+first wave of 2 or 3."""
+TARGET_LOSS, TARGET_SHARE = 0.005, 0.5
+"""The target: accuracy within 0.5 points of fixed n at <= 50% of its samples."""
 REQUEST = Request((Message("user", "replayed"),))
 SHARE_BINS = (0.0, 0.4, 0.6, 0.8, 1.0, 1.0001)
 BIN_NAMES = ("[0, 0.4)", "[0.4, 0.6)", "[0.6, 0.8)", "[0.8, 1)", "1 (all agree)")
@@ -114,6 +120,15 @@ def run_arm(table: Table, g: int, aggregate: str, n: int, rule: us.EarlyStop | N
     return out
 
 
+def _met(row: dict[str, object]) -> str:
+    """Whether a row meets the target: "yes" (its whole interval is within 0.5 points),
+    "~" (the estimate is, its interval reaches past) or "no"."""
+    diff, ci, share = (float(row[k]) for k in ("diff", "ci", "samples_share"))  # type: ignore[arg-type]
+    if share > TARGET_SHARE or diff < -TARGET_LOSS:
+        return "no"
+    return "yes" if diff - ci >= -TARGET_LOSS else "~"
+
+
 def _paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     diff = (a - b).mean(axis=1)
     return float(diff.mean()), float(1.96 * diff.std(ddof=1) / np.sqrt(len(diff)))
@@ -131,19 +146,19 @@ def _row(config: str, n: int, rule: str, prompts: str, fixed: Runs, early: Runs,
 
 
 def _train_chosen(table: Table, g: int, n: int, fixed: Runs, orders: list[list[np.ndarray]]
-                  ) -> tuple[float, Runs]:
-    """The Beta confidence with the fewest train samples within 0.5 points of fixed n."""
+                  ) -> tuple[us.EarlyStop, Runs]:
+    """The rule of :data:`GRID` with the fewest train samples within 0.5 points of fixed n
+    on the train prompts (the most cautious one when none is)."""
     train = np.flatnonzero(~table.is_test)
-    best: tuple[float, float] | None = None
-    for c in CONFIDENCES:
-        runs = run_arm(table, g, "vote", n, us.EarlyStop(confidence=c), True, orders, train)
+    best: tuple[us.EarlyStop, float] | None = None
+    for rule in GRID:
+        runs = run_arm(table, g, "vote", n, rule, True, orders, train)
         loss = fixed.score[train].mean() - runs.score[train].mean()
         used = float(runs.used[train].mean())
-        if loss <= 0.005 and (best is None or used < best[1]):
-            best = (c, used)
-    confidence = CONFIDENCES[-1] if best is None else best[0]
-    rule = us.EarlyStop(confidence=confidence)
-    return confidence, run_arm(table, g, "vote", n, rule, True, orders)
+        if loss <= TARGET_LOSS and (best is None or used < best[1]):
+            best = (rule, used)
+    chosen = us.EarlyStop(confidence=CONFIDENCES[-1]) if best is None else best[0]
+    return chosen, run_arm(table, g, "vote", n, chosen, True, orders)
 
 
 def measure(table: Table, model: str, strategy_name: str, aggregate: str, draws: int,
@@ -165,9 +180,8 @@ def measure(table: Table, model: str, strategy_name: str, aggregate: str, draws:
             early = run_arm(table, g, aggregate, n, rule, True, orders)
             rows.append(_row(config, n, name, "all", fixed, early, every))
         if aggregate == "vote":
-            confidence, early = _train_chosen(table, g, n, fixed, orders)
-            rows.append(_row(config, n, f"beta{confidence:g}@train", "test", fixed, early,
-                             test))
+            chosen, early = _train_chosen(table, g, n, fixed, orders)
+            rows.append(_row(config, n, f"{chosen.key}@train", "test", fixed, early, test))
     calib_n = min(20, available)
     fixed = run_arm(table, g, aggregate, calib_n, None, False, orders)
     calibration = {"config": f"{table.name} {model} {strategy_name}", "n": calib_n,
@@ -215,13 +229,16 @@ def main(data_dir: Path, draws: int, seed: int, json_path: str | None,
             calibrations.append(c)
     print(f"Early stop vs fixed n ({draws} draw orders per prompt, seed {seed}); "
           "accuracy in points, difference paired with a 95% interval")
-    print(f"{'table / model / strategy':<36} {'n':>3} {'rule':<17} {'on':<4} {'fixed':>6} "
-          f"{'early':>6} {'diff':>12} {'samples':>8} {'share':>6} {'cost':>6}")
+    print("target: accuracy within 0.5 points at <= 50% of the samples (met: 'yes', its "
+          "whole 95% interval; '~': the estimate, not the whole interval)")
+    print(f"{'table / model / strategy':<36} {'n':>3} {'rule':<22} {'on':<4} {'fixed':>6} "
+          f"{'early':>6} {'diff':>12} {'samples':>8} {'share':>6} {'cost':>6} {'met':>4}")
     for r in rows:
-        print(f"{r['config']:<36} {r['n']:>3} {r['rule']:<17} {r['prompts']:<4} "
+        print(f"{r['config']:<36} {r['n']:>3} {r['rule']:<22} {r['prompts']:<4} "
               f"{100 * r['fixed_acc']:6.2f} "
               f"{100 * r['early_acc']:6.2f} {100 * r['diff']:+6.2f}±{100 * r['ci']:<4.2f} "
-              f"{r['samples']:8.2f} {r['samples_share']:6.1%} {r['cost_share']:6.1%}")
+              f"{r['samples']:8.2f} {r['samples_share']:6.1%} {r['cost_share']:6.1%} "
+              f"{_met(r):>4}")
     print("\nCalibration of the vote share (fixed n): how often an answer with that share "
           "is right")
     for c in calibrations:
@@ -238,7 +255,8 @@ def main(data_dir: Path, draws: int, seed: int, json_path: str | None,
                                               indent=1))
 
 
-def joint(data_dir: Path, seeds: int, wtps: Sequence[float] = (0.0094, 0.027)) -> None:
+def joint(data_dir: Path, seeds: int, wtps: Sequence[float] = (0.0094, 0.027),
+          rule: us.EarlyStop | None = None) -> None:
     """The joint policy on date_mot with fixed-n arms against the same arms stopping early."""
     from uniscale.bench.feedback import FeedbackPlan, run_with_feedback
     from uniscale.bench.policies import RouterSettings
@@ -248,7 +266,8 @@ def joint(data_dir: Path, seeds: int, wtps: Sequence[float] = (0.0094, 0.027)) -
     train, test = np.flatnonzero(~ctx.table.is_test), np.flatnonzero(ctx.table.is_test)
     settings = RouterSettings(alpha=0.5, dim=64)
     print(f"\nJoint policy on date_mot ({ctx.env.n_arms} arms; train then test, {seeds} seeds;"
-          " test part): fixed-n arms vs the same arms with SelfConsistency(early_stop=True)")
+          f" test part): fixed-n arms vs the same arms with SelfConsistency(early_stop="
+          f"{(rule or us.EarlyStop()).key!r})")
     print(f"{'W':>7} {'arms':<11} {'quality':>8} {'cost $':>9} {'reward':>8} {'vs fixed':>15}")
     for wtp in wtps:
         out: dict[str, list[np.ndarray]] = {"fixed n": [], "early stop": []}
@@ -257,9 +276,9 @@ def joint(data_dir: Path, seeds: int, wtps: Sequence[float] = (0.0094, 0.027)) -
             rng = np.random.default_rng(seed)
             order = np.concatenate([rng.permutation(train), rng.permutation(test)])
             on_test = ctx.table.is_test[order]
-            for name, rule in (("fixed n", None), ("early stop", us.EarlyStop())):
+            for name, stop in (("fixed n", None), ("early stop", rule or us.EarlyStop())):
                 trace, _ = run_with_feedback(ctx, FeedbackPlan(), us.Tradeoff(wtp), order,
-                                             seed, settings=settings, early_stop=rule)
+                                             seed, settings=settings, early_stop=stop)
                 out[name].append((trace.quality - trace.cost / wtp)[on_test])
                 figures[name].append((float(trace.quality[on_test].mean()),
                                       float(trace.cost[on_test].mean())))
@@ -282,10 +301,13 @@ if __name__ == "__main__":
     parser.add_argument("--json", default=None)
     parser.add_argument("--tables", nargs="*", default=(),
                         help="only these tables (default: date_mot aqua_pot game24_tot)")
+    parser.add_argument("--joint-rule", default="predictive", choices=us.stopping.RULES,
+                        help="the early-stop rule of the joint run's adaptive arms (at its "
+                             "default confidence 0.95)")
     parser.add_argument("--joint", type=int, default=0, metavar="SEEDS",
                         help="also run the joint policy on date_mot with fixed-n vs "
                              "early-stopping arms over this many seeds")
     args = parser.parse_args()
     main(args.data_dir, args.draws, args.seed, args.json, args.tables)
     if args.joint:
-        joint(args.data_dir, args.joint)
+        joint(args.data_dir, args.joint, rule=us.EarlyStop(rule=args.joint_rule))

@@ -10,6 +10,7 @@ Figures are over the test prompts: mean true quality, cost and reward ``q − co
 mean over seeds with the spread, and the paired difference against 100% scored.
 
 Run: python benchmarks/feedback.py [--seeds 5] [--tables date_mot faithful_cot]
+[--mode warm|cold|both] [--sparse-only]
 (the tables are read from ../shared/data next to the repository; nothing is copied).
 """
 
@@ -66,7 +67,8 @@ def _prepare(table: Table, models: Sequence[str] | None, strategies: Sequence[st
     return ctx, mask
 
 
-def run_table(name: str, data_dir: Path, seeds: int, warm: bool) -> list[str]:
+def run_table(name: str, data_dir: Path, seeds: int, warm: bool,
+              plans: Sequence[tuple[str, FeedbackPlan, str | None]] = PLANS) -> list[str]:
     """Every plan on one table; returns the printed lines."""
     wtp, models, strategies, prompts = TABLES[name]
     ctx, mask = _prepare(load_table(name, data_dir), models, strategies, prompts, 0)
@@ -74,14 +76,14 @@ def run_table(name: str, data_dir: Path, seeds: int, warm: bool) -> list[str]:
     test = np.flatnonzero(ctx.table.is_test)
     train = np.flatnonzero(~ctx.table.is_test)
     settings = RouterSettings(alpha=0.5, dim=64)
-    rewards: dict[str, list[np.ndarray]] = {label: [] for label, _, _ in PLANS}
-    figures: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in PLANS}
+    rewards: dict[str, list[np.ndarray]] = {label: [] for label, _, _ in plans}
+    figures: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in plans}
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         order = rng.permutation(test) if warm else np.concatenate(
             [rng.permutation(train), rng.permutation(test)])
         on_test = ctx.table.is_test[order]
-        for label, plan, implicit in PLANS:
+        for label, plan, implicit in plans:
             trace, _ = run_with_feedback(
                 ctx, plan, objective, order, seed, settings=settings, arm_mask=mask,
                 implicit=ImplicitRewards(weight=0.3, delay=None, delay_requests=1,
@@ -97,8 +99,8 @@ def run_table(name: str, data_dir: Path, seeds: int, warm: bool) -> list[str]:
              f"({len(test)} test), {seeds} seeds, {mode}",
              f"{'feedback':<16} {'quality':>8} {'cost $':>9} {'reward':>8} {'± seeds':>8} "
              f"{'vs 100%':>16}"]
-    base = rewards[PLANS[0][0]]
-    for label, _, _ in PLANS:
+    base = rewards[plans[0][0]]
+    for label, _, _ in plans:
         per_seed = np.array([r.mean() for r in rewards[label]])
         q, c = np.mean(figures[label], axis=0)
         diff = np.concatenate([r - b for r, b in zip(rewards[label], base, strict=True)])
@@ -108,13 +110,14 @@ def run_table(name: str, data_dir: Path, seeds: int, warm: bool) -> list[str]:
     return lines
 
 
-def main(data_dir: Path, seeds: int, tables: Sequence[str], warm: Sequence[bool]) -> None:
+def main(data_dir: Path, seeds: int, tables: Sequence[str], warm: Sequence[bool],
+         plans: Sequence[tuple[str, FeedbackPlan, str | None]] = PLANS) -> None:
     """Print one block per table and mode."""
     started = time.perf_counter()
     print("Reward q - cost/W of one router on the test prompts under each feedback plan")
     for name in tables:
         for w in warm:
-            for line in run_table(name, data_dir, seeds, w):
+            for line in run_table(name, data_dir, seeds, w, plans):
                 print(line, flush=True)
     print(f"\n({time.perf_counter() - started:.0f} s)")
 
@@ -126,6 +129,10 @@ if __name__ == "__main__":
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--tables", nargs="*", default=list(TABLES), choices=list(TABLES))
     parser.add_argument("--mode", choices=("warm", "cold", "both"), default="both")
+    parser.add_argument("--sparse-only", action="store_true",
+                        help="only 100%% scored, 10%% scored and 10%% + implicit (raw, "
+                             "calibrated): the first four plans")
     args = parser.parse_args()
     modes = {"warm": [True], "cold": [False], "both": [False, True]}[args.mode]
-    main(args.data_dir, args.seeds, args.tables, modes)
+    main(args.data_dir, args.seeds, args.tables, modes,
+         PLANS[:4] if args.sparse_only else PLANS)

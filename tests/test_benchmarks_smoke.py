@@ -61,7 +61,7 @@ def test_adaptive_prints_early_stop_and_calibration_tables() -> None:
         pytest.skip("the replay tables are not next to the repository (../shared/data)")
     out = run_script("adaptive.py", "--draws", "1", "--tables", "aqua_pot", "game24_tot")
     lines = out.splitlines()
-    for rule in ("decided", "beta0.95", "dirichlet0.95", "first-correct"):
+    for rule in ("decided", "beta0.95", "dirichlet0.95", "predictive0.95", "first-correct"):
         assert any(f" {rule} " in line for line in lines), rule
     assert any("@train" in line and " test " in line for line in lines)
     exact = [line for line in lines if " decided " in line or " first-correct " in line]
