@@ -69,6 +69,16 @@ def test_adaptive_prints_early_stop_and_calibration_tables() -> None:
     assert "Calibration of the vote share" in out and "ECE" in out and "AUROC" in out
 
 
+def test_sample_prediction_prints_both_errors() -> None:
+    data = ROOT.parent / "shared" / "data"
+    if not (data / "date_mot.jsonl.gz").exists():
+        pytest.skip("the replay tables are not next to the repository (../shared/data)")
+    out = run_script("sample_prediction.py", "--seeds", "1", "--n", "10")
+    rows = [line for line in out.splitlines() if line.startswith(("date_mot", "aqua_pot"))]
+    assert len(rows) == 2 and all(line.rstrip().endswith("%") for line in rows)
+    assert "per context" in out and "arm mean" in out
+
+
 def test_fit_speed_prints_both_ways_and_their_ratio() -> None:
     out = run_script("fit_speed.py", "--prompts", "20", "--repeats", "1")
     assert "240 records (20 prompts x 12 arms)" in out
