@@ -29,11 +29,32 @@ EXPECTED_ALL = [
     "Outcome",
     # offline embeddings (issue 9)
     "WordLlamaFeaturizer",
+    # reliability (issue 13): every error a public call can raise
+    "InvalidRequestError", "NumericalError", "StoreUnavailableError", "ProviderError",
+    "MalformedResponseError", "StreamInterruptedError",
 ]
 
 
 def test_all_is_frozen() -> None:
     assert sorted(us.__all__) == sorted(EXPECTED_ALL)
+
+
+def test_every_public_error_is_exported() -> None:
+    """Each error of uniscale.errors and the backends is reachable as ``uniscale.Name``."""
+    import uniscale.backends
+    import uniscale.errors
+
+    found, todo = set(), [us.UniScaleError]
+    while todo:
+        kind = todo.pop()
+        todo.extend(kind.__subclasses__())
+        if kind.__module__ in ("uniscale.errors", "uniscale.backends.common"):
+            found.add(kind)
+    assert len(found) >= 20
+    for kind in found:
+        assert kind.__name__ in us.__all__ and getattr(us, kind.__name__) is kind
+    assert us.MalformedResponseError is uniscale.backends.MalformedResponseError
+    assert issubclass(us.StoreUnavailableError, uniscale.errors.UniScaleError)
 
 
 def test_import_pulls_in_no_framework() -> None:

@@ -6,6 +6,7 @@ rewards you feed back.
 
 from .arms import Arm, ArmSpace
 from .backends.base import AsyncBackend, Backend
+from .backends.common import MalformedResponseError, ProviderError, StreamInterruptedError
 from .backends.fake import FakeBackend
 from .cost import CostModel, Price
 from .embeddings import WordLlamaFeaturizer
@@ -19,12 +20,15 @@ from .errors import (
     ExpiredDecisionError,
     FeaturizerMismatchError,
     InvalidFeaturesError,
+    InvalidRequestError,
     InvalidScoreError,
     LogFileError,
     MissingBackendError,
     MissingPriceError,
     NoArmAllowedError,
+    NumericalError,
     StateFileError,
+    StoreUnavailableError,
     UniScaleError,
     UnknownDecisionError,
 )
@@ -71,16 +75,20 @@ __all__ = [
     "HashingFeaturizer",
     "ImplicitRewards",
     "InvalidFeaturesError",
+    "InvalidRequestError",
     "InvalidScoreError",
     "Judge",
     "LogFileError",
     "LoggedDecision",
+    "MalformedResponseError",
     "Message",
     "MissingBackendError",
     "MissingPriceError",
     "NoArmAllowedError",
+    "NumericalError",
     "Outcome",
     "Price",
+    "ProviderError",
     "Request",
     "Result",
     "Router",
@@ -88,7 +96,9 @@ __all__ = [
     "SelfConsistency",
     "Single",
     "StateFileError",
+    "StoreUnavailableError",
     "Strategy",
+    "StreamInterruptedError",
     "Tradeoff",
     "UniScaleError",
     "UnknownDecisionError",
