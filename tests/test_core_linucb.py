@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from uniscale.policy.linucb import LinUCB
+from uniscale.policy.refit import PRIOR_FLOOR, PRIOR_LOW
 
 KERNELS = ["numpy"] + (["numba"] if importlib.util.find_spec("numba") else [])
 
@@ -29,7 +30,11 @@ def direct(policy: LinUCB, history: list[tuple[int, np.ndarray, float]], gamma: 
     T = len(history)
     prior = np.full(D, policy.arm_ridge)
     prior[:k] = policy.ridge
-    G = gamma**T * np.diag(prior)
+    scale = 1.0  # the prior's discount: γ per update, lifted once it falls below PRIOR_LOW
+    for _ in range(T):
+        scale *= gamma
+        scale = PRIOR_FLOOR if scale < PRIOR_LOW else scale
+    G = scale * np.diag(prior)
     y = np.zeros(D)
     for i, (a, ctx, r) in enumerate(history):
         f = phi(a, ctx)

@@ -141,3 +141,26 @@ def test_many_pending_decisions_survive_save_and_load(arms: us.ArmSpace,
         (tmp_path / "rewritten.json").write_text(json.dumps(doc))
         again = us.Router.load(str(tmp_path / "rewritten.json"))
         assert [p.id for p in again.pending] == [p.id for p in mine]
+
+
+def test_long_forgetting_keeps_estimates_sane_and_state_loadable(
+        arms: us.ArmSpace, prices: dict[str, us.Price], tmp_path: Path) -> None:
+    """γ = 0.9 over 2,500 updates discounts the prior by 1e-114: it is kept from vanishing,
+    so estimates stay near the rewards' range and the state saves and loads."""
+    router = us.Router(arms, prices, forgetting=0.9, featurizer=us.HashingFeaturizer(dim=16),
+                       seed=0)
+    rng = np.random.default_rng(0)
+    contexts = rng.standard_normal((32, 16))
+    contexts /= np.linalg.norm(contexts, axis=1, keepdims=True)
+    for i in range(2_500):
+        d = router.decide(features=contexts[i % 32])
+        router.feedback(d.id, float(d.arm.model == "large"))
+    d = router.decide(features=contexts[0])
+    qualities = np.array([c.quality for c in d.candidates])
+    widths = np.array([c.width for c in d.candidates])
+    assert np.all(np.isfinite(widths)) and np.all(np.abs(qualities - 0.5) < 1.0)
+    path = tmp_path / "forgetting.json"
+    router.save(str(path))
+    loaded = us.Router.load(str(path))
+    again = loaded.decide(features=contexts[0])
+    assert [c.quality for c in again.candidates] == pytest.approx(list(qualities), abs=1e-6)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import StateFileError
+from .policy.refit import PRIOR_FLOOR, PRIOR_LOW
 
 __all__ = ["check_meta", "check_policy"]
 
@@ -229,6 +230,7 @@ def _policy_arrays(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
         raise StateFileError(
             f"state array zr is larger than scores in [0, 1] on the saved contexts allow; "
             f"{_HINT}")
+    prior = PRIOR_FLOOR if prior < PRIOR_LOW else prior  # as the policy will lift it
     ridge = float(config.get("arm_ridge") or config["ridge"]) * prior
     _symmetric_psd("A_raw", values["A_raw"], ridge)
     _symmetric_psd("S_zz", values["S_zz"], float(config["ridge"]) * prior)

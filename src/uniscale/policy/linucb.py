@@ -9,7 +9,8 @@ Schur complement ``A₀`` also changes by a rank-one term, ``c·w·wᵀ`` with
 ``c = 1 + xᵀA_a⁻¹x`` and ``w = z − (B_aᵀA_a⁻¹x + (c − 1)z)/c``.
 
 With forgetting ``γ < 1`` every statistic (the ridge prior included) is multiplied by
-``γ`` before each update: ``A ← γA + φφᵀ``, the discounted ridge regression.
+``γ`` before each update: ``A ← γA + φφᵀ``, the discounted ridge regression; the prior
+is kept between ``PRIOR_LOW`` and ``PRIOR_FLOOR`` times ``ridge`` once it decays that far.
 
 Layout (what makes ``estimate`` one pass over memory). Every arm's descriptor is fixed,
 so its cross term is ``B_a = desc_a ⊗ G_a`` with ``G_a = Σ x [1, P x]ᵀ`` of shape
@@ -40,7 +41,7 @@ from ..errors import ConfigurationError
 from . import kernels, layout
 from .blas import SerialBlas
 from .packed import Packing
-from .refit import Refit
+from .refit import PRIOR_LOW, Refit
 
 __all__ = ["LinUCB"]
 
@@ -277,8 +278,8 @@ class LinUCB(Refit):
         """Rank-one update of arm ``slot`` (all in stored units: weight ``1/σ``)."""
         if self.forgetting < 1.0:
             self._sigma *= self.forgetting
-            if self._sigma < _RESCALE_BELOW:
-                self._rescale()
+            if self._sigma < _RESCALE_BELOW or self._ps * self._sigma < PRIOR_LOW:
+                self._rescale()  # (lifts the prior back to PRIOR_FLOOR)
         root = 1.0 / math.sqrt(self._sigma)
         if self._compiled is not None:
             kernels.update(self, self._compiled, slot, x, reward, root)

@@ -14,7 +14,15 @@ from . import layout
 from .blas import SerialBlas
 from .views import FullLayout
 
-__all__ = ["Refit"]
+__all__ = ["PRIOR_FLOOR", "PRIOR_LOW", "Refit"]
+
+PRIOR_FLOOR = 1e-2
+"""With forgetting, the ridge prior decays from ``ridge`` but is lifted back to
+``PRIOR_FLOOR · ridge`` (and the inverses recomputed) whenever it falls below
+``PRIOR_LOW · ridge``: without it the prior underflows after about ``700/(1 − γ)``
+updates, and well before that the statistics turn singular (estimates far outside the
+rewards' range, states that no longer load)."""
+PRIOR_LOW = 1e-4
 
 
 class Refit(FullLayout):
@@ -127,7 +135,8 @@ class Refit(FullLayout):
         self._nq = layout.block_quadratic(self._m, cols, vals, s)
 
     def _rescale(self) -> None:
-        """Fold the lazy forgetting scale into the stored arrays (``σ`` back to 1)."""
+        """Fold the lazy forgetting scale into the stored arrays (``σ`` back to 1); lift
+        a prior that decayed below ``PRIOR_LOW`` to ``PRIOR_FLOOR`` (inverses recomputed)."""
         self._fold()
         g = self._sigma
         for name in ("_araw", "_mom", "_szz0", "_zr0", "_b0", "_v"):
@@ -136,15 +145,23 @@ class Refit(FullLayout):
             getattr(self, name)[...] /= g
         self._ps *= g
         self._sigma = 1.0
+        if self._ps < PRIOR_LOW:
+            self._ps = PRIOR_FLOOR
+            self._recompute()
 
     def refactor(self) -> None:
         """Recompute every derived quantity (inverses, Schur complement) from the sums."""
         with self._serial:
             if self._sigma != 1.0:
                 self._rescale()
-            K = len(self.slots)
-            for start in range(0, K, layout.CHUNK):
-                chunk = np.arange(start, min(start + layout.CHUNK, K))
-                self._set_inverse(chunk, self._arm_inverse(chunk))
-            if self.hybrid:
-                self._refactor_shared()
+            if self._ps < PRIOR_LOW:  # a state saved before the prior was kept up
+                self._ps = PRIOR_FLOOR
+            self._recompute()
+
+    def _recompute(self) -> None:
+        K = len(self.slots)
+        for start in range(0, K, layout.CHUNK):
+            chunk = np.arange(start, min(start + layout.CHUNK, K))
+            self._set_inverse(chunk, self._arm_inverse(chunk))
+        if self.hybrid:
+            self._refactor_shared()
