@@ -32,7 +32,14 @@ def _parser() -> argparse.ArgumentParser:
     goal.add_argument("--wtp", type=float, help="willingness to pay, USD per unit of quality "
                       "(default: a value where the fixed arms' trade-off is real)")
     goal.add_argument("--budget", type=float, help="mean USD per request to track")
-    bench.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
+    bench.add_argument("--seeds", type=int, default=None,
+                       help="number of seeds (default: as many as it takes for a 95%% "
+                       "interval of ± --ci on uniscale's test reward, at least 5, at most "
+                       "--max-seeds; --sweep then runs 5 per W)")
+    bench.add_argument("--ci", type=float, default=0.01,
+                       help="target half width of that interval (default 0.01)")
+    bench.add_argument("--max-seeds", type=int, default=64,
+                       help="cap on the seeds added for --ci (default 64)")
     bench.add_argument("--seed-base", type=int, default=0, help="first seed (default 0)")
     bench.add_argument("--policies", default=None,
                        help="comma-separated policies (default: all of them)")

@@ -7,6 +7,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +21,18 @@ from .feedback import feedback_options
 from .peers import PEER_NAME, paretobandit_available
 from .policies import ALL_POLICIES, LEARNERS, RouterSettings
 from .report import (
-    TUNE_GRID,
     BenchResult,
+    Precision,
     fixed_points,
     run_bench,
     run_sweep,
+    run_to_precision,
     tradeoff_points,
-    tune_on_train,
 )
 from .runner import Context
 from .scenarios import SCENARIOS
 from .table import Table, load_table
+from .tuning import TUNE_GRID, tune_on_train
 
 __all__ = ["bench_command", "check_scenario", "clean_json", "default_policies",
            "objective_text", "prepare", "stream_steps"]
@@ -171,13 +173,51 @@ def _without_peer(policies: tuple[str, ...], asked: str | None) -> tuple[str, ..
     return tuple(p for p in policies if p != PEER_NAME)
 
 
+SWEEP_SEEDS = 5
+"""Seeds of each W of ``--sweep`` when ``--seeds`` is not given."""
+
+
+def _run_to_precision(ctx: Context, objective: Objective, precision: Precision,
+                      args: argparse.Namespace, policies: Sequence[str], settings: Any,
+                      scenario: str, per_seed: int, feedback: Any) -> BenchResult:
+    """The main run with seeds added until the target interval (progress per batch)."""
+    stack = ExitStack()
+    bar = {"advance": stack.enter_context(console.progress_bar(
+        per_seed * precision.min_seeds, "replaying", enabled=not args.quiet))}
+
+    def more(result: BenchResult, extra: int) -> None:
+        half = result.policies[precision.policy].ci95.half_width \
+            if precision.policy in result.policies else float("nan")
+        console.say(f"{precision.policy}: ± {half:.4f} after {len(result.seeds)} seeds, "
+                    f"target ± {precision.half_width:g}: adding {extra} seed(s)")
+        stack.close()
+        bar["advance"] = stack.enter_context(console.progress_bar(
+            per_seed * extra, "replaying more seeds", enabled=not args.quiet))
+
+    with stack:
+        result = run_to_precision(ctx, objective, precision, first_seed=args.seed_base,
+                                  policies=policies, settings=settings, scenario=scenario,
+                                  progress=lambda k: bar["advance"](k),
+                                  warm_start=args.warm_start, feedback=feedback,
+                                  on_batch=more)
+    info = result.precision or {}
+    console.say(f"{info.get('policy')}: 95% interval ± {info.get('half_width', 0):.4f} with "
+                f"{len(result.seeds)} seeds (target ± {precision.half_width:g}"
+                + ("" if info.get("reached") else f", not reached within "
+                   f"--max-seeds {precision.max_seeds}") + ")")
+    return result
+
+
 def bench_command(args: argparse.Namespace) -> int:
     """Run ``uniscale bench`` (arguments from :func:`uniscale.cli.main`'s parser)."""
     started = time.time()
     scenario = check_scenario(args.scenario)
     policies = parse_policies(args.policies)
-    if args.seeds < 1:
+    if args.seeds is not None and args.seeds < 1:
         raise ConfigurationError(f"--seeds must be at least 1, got {args.seeds}")
+    precision = None
+    if args.seeds is None:
+        precision = Precision(half_width=args.ci, max_seeds=args.max_seeds)
     if args.warm_start and scenario != "static":
         raise ConfigurationError(f"--warm-start runs the static benchmark only; drop "
                                  f"--scenario {scenario} or --warm-start")
@@ -189,7 +229,7 @@ def bench_command(args: argparse.Namespace) -> int:
         policies = _without_peer(policies, args.policies)
     ctx = prepare(args.table, data_dir=args.data_dir, aggregate=args.aggregate,
                   n_grid=args.n_grid, limit=args.limit)
-    seeds = list(range(args.seed_base, args.seed_base + args.seeds))
+    seeds = list(range(args.seed_base, args.seed_base + (args.seeds or SWEEP_SEEDS)))
     settings: Any = _settings(args)
     tp = tradeoff_points(ctx)
     t = ctx.table
@@ -224,16 +264,23 @@ def bench_command(args: argparse.Namespace) -> int:
             console.say(f"tuned on the train split: {name}: alpha={chosen.alpha}, "
                         f"hybrid={chosen.hybrid}")
     sweep_wtp = args.sweep_wtp or tp["sweep"]
-    total = stream_steps(ctx, policies, args.warm_start) * len(seeds)
+    per_seed = stream_steps(ctx, policies, args.warm_start)
+    if precision is None:
+        with console.progress_bar(per_seed * len(seeds), "replaying",
+                                  enabled=not args.quiet) as advance:
+            result = run_bench(ctx, objective, seeds, policies=policies, settings=settings,
+                               scenario=scenario, progress=advance,
+                               warm_start=args.warm_start, feedback=feedback)
+    else:
+        result = _run_to_precision(ctx, objective, precision, args, policies, settings,
+                                   scenario, per_seed, feedback)
+    sweep = None
     if args.sweep:
-        total *= 1 + len(sweep_wtp)
-    with console.progress_bar(total, "replaying", enabled=not args.quiet) as advance:
-        result = run_bench(ctx, objective, seeds, policies=policies, settings=settings,
-                           scenario=scenario, progress=advance, warm_start=args.warm_start,
-                           feedback=feedback)
-        sweep = run_sweep(ctx, sweep_wtp, seeds, policies=policies, settings=settings,
-                          progress=advance, warm_start=args.warm_start,
-                          feedback=feedback) if args.sweep else None
+        with console.progress_bar(per_seed * len(seeds) * len(sweep_wtp), "sweeping",
+                                  enabled=not args.quiet) as advance:
+            sweep = run_sweep(ctx, sweep_wtp, seeds, policies=policies, settings=settings,
+                              progress=advance, warm_start=args.warm_start,
+                              feedback=feedback)
     out: dict[str, Any] = result.to_json()
     out["tradeoff"] = tp
     out["fixed_arms"] = fixed_points(ctx, "test")
@@ -250,7 +297,8 @@ def bench_command(args: argparse.Namespace) -> int:
     if tuned is not None:
         out["tuning"] = tuned["scores"]
     start = "warm start" if args.warm_start else "cold start"
-    print_result(result, objective, f"{t.name} — {objective_text(objective)}, {len(seeds)} "
+    print_result(result, objective, f"{t.name} — {objective_text(objective)}, "
+                 f"{len(result.seeds)} "
                  f"seeds, {start}" + (f", scenario {scenario}" if scenario != "static" else ""))
     if result.phases:
         for phase, summary in zip(result.scenario.phases, result.phases, strict=True):

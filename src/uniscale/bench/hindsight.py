@@ -17,7 +17,8 @@ from ..objective import Budget, Objective, Tradeoff
 from .policies import budget_lambda, fixed_policies, oracle_choice
 from .scenarios import Scenario
 
-__all__ = ["HINDSIGHT_TEST", "Conditions", "Trace", "conditions", "cost_weight", "hindsight"]
+__all__ = ["HINDSIGHT_TEST", "Conditions", "Trace", "conditions", "cost_weight",
+           "expected_trace", "hindsight"]
 
 HINDSIGHT_TEST = "best-fixed-hindsight"
 """Name of the fixed arm chosen on the test part (a labelled reference, not a policy)."""
@@ -27,15 +28,24 @@ HINDSIGHT_TEST = "best-fixed-hindsight"
 class Trace:
     """What one policy did at every step of a stream.
 
+    ``quality`` and ``cost`` are the expected outcome of the arm chosen at each step on
+    that step's prompt, for every policy: a learner still learns from the replayed draw
+    (``observed``), but its figures do not carry the luck of that draw, which is the same
+    estimate of its mean reward with less variance (and scored like the hindsight
+    policies, which have no draw).
+
     Attributes:
         arm: ``(T,)`` arm index per step (``-1``: a mixture, for ``random``).
-        quality: ``(T,)`` score of the answer (expected, for hindsight policies).
-        cost: ``(T,)`` USD spent.
+        quality: ``(T,)`` expected score of the chosen arm's answer.
+        cost: ``(T,)`` expected USD of the chosen arm.
+        observed: ``(quality, cost)`` of the replayed draws the policy was fed back
+            (None for hindsight policies).
     """
 
     arm: np.ndarray
     quality: np.ndarray
     cost: np.ndarray
+    observed: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,21 @@ class Conditions:
     cost: np.ndarray
     allowed: np.ndarray
     visible: np.ndarray
+
+
+def expected_trace(cond: Conditions, arm: np.ndarray, quality: np.ndarray,
+                   cost: np.ndarray) -> Trace:
+    """A policy's trace scored by expected outcomes, keeping the observed draws.
+
+    Args:
+        cond: Expected outcomes along the stream.
+        arm: ``(T,)`` arm chosen at each step.
+        quality: ``(T,)`` replayed score fed back at each step.
+        cost: ``(T,)`` replayed USD charged at each step.
+    """
+    rows = np.arange(len(arm))
+    return Trace(arm, np.nan_to_num(cond.quality[rows, arm]),
+                 np.nan_to_num(cond.cost[rows, arm]), (quality, cost))
 
 
 def cost_weight(objective: Objective) -> float:

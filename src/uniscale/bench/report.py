@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigurationError
 from ..objective import Budget, Objective, Tradeoff
 from .feedback import FeedbackOptions
 from .metrics import (
@@ -19,14 +21,16 @@ from .metrics import (
     hull_quality_at,
     summarize,
 )
-from .policies import ALL_POLICIES, LEARNERS, RouterSettings, fixed_policies
+from .policies import ALL_POLICIES, LEARNERS, PEERS, RouterSettings, fixed_policies
 from .runner import Context, SeedRun, cost_weight, run_seed
 from .scenarios import Scenario, build_scenario, phase_masks
+from .stats import t_quantile
 
-__all__ = ["BenchResult", "fixed_points", "frontier", "run_bench", "run_sweep",
-           "tradeoff_points"]
+__all__ = ["BenchResult", "Precision", "fixed_points", "frontier", "run_bench", "run_sweep",
+           "run_to_precision", "tradeoff_points"]
 
 Progress = Callable[[int], None]
+ONLINE = LEARNERS + PEERS
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class BenchResult:
         runs: The raw seed runs.
         gap_closed_trained: Gap closed with the trained router as the ceiling.
         warm_start: Whether the learners were warm-started on the train split.
+        precision: With a seed count chosen for a target interval, the target, the
+            interval reached and the seeds it took (see :class:`Precision`).
     """
 
     table: str
@@ -61,6 +67,7 @@ class BenchResult:
     runs: tuple[SeedRun, ...] = ()
     gap_closed_trained: dict[str, float] = field(default_factory=dict)
     warm_start: bool = False
+    precision: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready figures."""
@@ -75,6 +82,8 @@ class BenchResult:
             "best_fixed_arm": {"train": self.fixed_arm["train"],
                                "test_hindsight": self.fixed_arm["test"]},
         }
+        if self.precision is not None:
+            out["precision"] = self.precision
         if self.scenario.name != "static":
             out["scenario"] = {
                 "name": self.scenario.name,
@@ -121,29 +130,156 @@ def run_bench(ctx: Context, objective: Objective, seeds: Sequence[int], *,
     Returns:
         The result.
     """
-    needed = list(dict.fromkeys([*policies, "best-fixed", "oracle"]))
-    if not isinstance(scenario, Scenario):
-        lam = cost_weight(objective)
-        if isinstance(objective, Budget):
-            lam = 1.0 / max(objective.per_request, 1e-12)
-        scenario = build_scenario(scenario, ctx.env, ctx.expected, lam)
-    runs = tuple(run_seed(ctx, objective, s, policies=needed, settings=settings,
-                          scenario=scenario, progress=progress, warm_start=warm_start,
-                          feedback=feedback)
-                 for s in seeds)
-    summary = summarize(runs, needed)
-    env = ctx.env
-    fixed = {part: env.arms[runs[0].fixed_arm[part]].key for part in ("train", "test")}
-    phases: tuple[dict[str, PolicySummary], ...] = ()
-    adapt: tuple[dict[str, Any], ...] = ()
-    if scenario.name != "static":
-        steps = len(runs[0].order)
-        phases = tuple(summarize(runs, needed, mask) for mask in phase_masks(scenario, steps))
-        adapt = tuple(adaptation_table(runs, scenario, env, objective,
-                                       [p for p in needed if p in LEARNERS]))
-    return BenchResult(ctx.table.name, objective, tuple(seeds), summary, gap_closed(summary),
-                       fixed, scenario, phases, adapt, runs,
-                       gap_closed(summary, top="trained-router"), warm_start)
+    bench = _Bench(ctx, objective, policies, settings, scenario, progress, warm_start,
+                   feedback)
+    return bench.result([bench.seed(s) for s in seeds])
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How many seeds a run takes: enough for a target interval, within a cap.
+
+    Seeds are added until the 95% interval of ``policy``'s test reward is at most
+    ``half_width`` on either side (or ``max_seeds`` are spent). The number of seeds
+    needed is estimated from the spread of the seeds run so far (a fixed-width
+    sequential interval, Chow and Robbins 1965); the stopping rule looks at the spread
+    only, never at a mean, and the seeds are always ``first, first + 1, ...``, so a run
+    is reproducible. The interval is over seeds: it covers the stream order, the replayed
+    draws and the learners' randomness on this table's test prompts, not a population of
+    other prompts.
+
+    Attributes:
+        half_width: Target half width of the interval.
+        min_seeds: Seeds always run (the spread is estimated from them).
+        max_seeds: Cap on the seeds.
+        policy: The policy whose interval is targeted (``uniscale`` by default; when it
+            is not run, the first online policy of the run).
+    """
+
+    half_width: float = 0.01
+    min_seeds: int = 5
+    max_seeds: int = 64
+    policy: str = "uniscale"
+
+    def __post_init__(self) -> None:
+        if not self.half_width > 0:
+            raise ConfigurationError(f"the target interval must be positive, got "
+                                     f"{self.half_width}")
+        if self.min_seeds < 2:
+            raise ConfigurationError(f"an interval needs at least 2 seeds, got "
+                                     f"min_seeds={self.min_seeds}")
+        if self.max_seeds < self.min_seeds:
+            raise ConfigurationError(f"the seed cap ({self.max_seeds}) must be at least the "
+                                     f"{self.min_seeds} seeds always run")
+
+    def more(self, result: BenchResult, policy: str) -> int:
+        """Seeds to add to ``result`` (0: the target is met or the cap reached).
+
+        The spread over the seeds so far gives the seeds the target needs (with the t
+        quantile of that many); a run at most doubles before it is looked at again, so
+        a noisy first estimate does not overshoot.
+        """
+        n = len(result.seeds)
+        s = result.policies.get(policy)
+        if s is None or n >= self.max_seeds:
+            return 0
+        half = s.ci95.half_width
+        if not math.isfinite(half) or half <= self.half_width:
+            return 0
+        sd = half * math.sqrt(n) / t_quantile(n - 1)
+        needed = n + 1
+        while needed < self.max_seeds and \
+                t_quantile(needed - 1) * sd / math.sqrt(needed) > self.half_width:
+            needed += 1
+        return max(1, min(needed, 2 * n, self.max_seeds) - n)
+
+
+def run_to_precision(ctx: Context, objective: Objective, precision: Precision, *,
+                     first_seed: int = 0, policies: Sequence[str] = ALL_POLICIES,
+                     settings: RouterSettings | Mapping[str, RouterSettings] | None = None,
+                     scenario: str | Scenario = "static", progress: Progress | None = None,
+                     warm_start: bool = False, feedback: FeedbackOptions | None = None,
+                     on_batch: Callable[[BenchResult, int], None] | None = None
+                     ) -> BenchResult:
+    """:func:`run_bench` with as many seeds as ``precision`` asks for.
+
+    Args:
+        ctx: The prepared table.
+        objective: :class:`Tradeoff` or :class:`Budget`.
+        precision: Target interval and seed limits.
+        first_seed: The first seed.
+        policies: Policy names.
+        settings: Learner hyperparameters.
+        scenario: A scenario name or value.
+        progress: Called with learner steps done.
+        warm_start: See :func:`run_bench`.
+        feedback: See :func:`run_bench`.
+        on_batch: Called with the result so far and the seeds about to be added.
+
+    Returns:
+        The result (its ``precision`` entry says whether the target was met).
+    """
+    bench = _Bench(ctx, objective, policies, settings, scenario, progress, warm_start,
+                   feedback)
+    target = precision.policy if precision.policy in policies else next(
+        (p for p in policies if p in ONLINE), precision.policy)
+    runs = [bench.seed(first_seed + i) for i in range(precision.min_seeds)]
+    result = bench.result(runs)
+    while (extra := precision.more(result, target)) > 0:
+        if on_batch is not None:
+            on_batch(result, extra)
+        start = first_seed + len(runs)
+        runs += [bench.seed(start + i) for i in range(extra)]
+        result = bench.result(runs)
+    s = result.policies.get(target)
+    half = s.ci95.half_width if s is not None else float("nan")
+    return replace(result, precision={
+        "policy": target, "target_half_width": precision.half_width,
+        "half_width": half, "seeds": len(runs), "max_seeds": precision.max_seeds,
+        "reached": bool(math.isfinite(half) and half <= precision.half_width)})
+
+
+class _Bench:
+    """One benchmark configuration: runs seeds and summarises them."""
+
+    def __init__(self, ctx: Context, objective: Objective, policies: Sequence[str],
+                 settings: RouterSettings | Mapping[str, RouterSettings] | None,
+                 scenario: str | Scenario, progress: Progress | None,
+                 warm_start: bool, feedback: FeedbackOptions | None = None) -> None:
+        self.ctx, self.objective, self.settings = ctx, objective, settings
+        self.progress, self.warm_start, self.feedback = progress, warm_start, feedback
+        self.needed = list(dict.fromkeys([*policies, "best-fixed", "oracle"]))
+        if not isinstance(scenario, Scenario):
+            lam = cost_weight(objective)
+            if isinstance(objective, Budget):
+                lam = 1.0 / max(objective.per_request, 1e-12)
+            scenario = build_scenario(scenario, ctx.env, ctx.expected, lam)
+        self.scenario = scenario
+
+    def seed(self, seed: int) -> SeedRun:
+        """Every policy over one seed's stream."""
+        return run_seed(self.ctx, self.objective, seed, policies=self.needed,
+                        settings=self.settings, scenario=self.scenario,
+                        progress=self.progress, warm_start=self.warm_start,
+                        feedback=self.feedback)
+
+    def result(self, runs: Sequence[SeedRun]) -> BenchResult:
+        """The summary of some seed runs."""
+        needed, scenario, env = self.needed, self.scenario, self.ctx.env
+        summary = summarize(runs, needed)
+        fixed = {part: env.arms[runs[0].fixed_arm[part]].key for part in ("train", "test")}
+        phases: tuple[dict[str, PolicySummary], ...] = ()
+        adapt: tuple[dict[str, Any], ...] = ()
+        if scenario.name != "static":
+            steps = len(runs[0].order)
+            phases = tuple(summarize(runs, needed, mask)
+                           for mask in phase_masks(scenario, steps))
+            adapt = tuple(adaptation_table(runs, scenario, env, self.objective,
+                                           [p for p in needed if p in LEARNERS]))
+        return BenchResult(self.ctx.table.name, self.objective,
+                           tuple(r.seed for r in runs), summary, gap_closed(summary), fixed,
+                           scenario, phases, adapt, tuple(runs),
+                           gap_closed(summary, top="trained-router"), self.warm_start)
 
 
 def fixed_points(ctx: Context, part: str = "test") -> list[dict[str, Any]]:
@@ -257,43 +393,3 @@ def frontier(ctx: Context, results: Sequence[BenchResult], policies: Sequence[st
                     if isinstance(r.objective, Tradeoff)],
             "frontier": points, "fixed_arms": fixed, "hull": hull.tolist(),
             "runs": [r.to_json() for r in results], "results": list(results)}
-
-
-TUNE_GRID = (
-    RouterSettings(alpha=0.3, hybrid=True),
-    RouterSettings(alpha=0.5, hybrid=True),
-    RouterSettings(alpha=1.0, hybrid=True),
-    RouterSettings(alpha=0.3, hybrid=False),
-    RouterSettings(alpha=1.0, hybrid=False),
-)
-"""Learner settings tried by :func:`tune_on_train`."""
-
-
-def tune_on_train(ctx: Context, objective: Objective, *, seeds: Sequence[int] = (1000, 1001),
-                  grid: Sequence[RouterSettings] = TUNE_GRID,
-                  policies: Sequence[str] = LEARNERS, progress: Progress | None = None
-                  ) -> dict[str, Any]:
-    """Pick each learner's settings by its mean reward on a stream of train prompts only.
-
-    The test split is never looked at; the seeds differ from the evaluation seeds.
-
-    Returns:
-        ``{"chosen": {policy: RouterSettings}, "scores": [{"settings", policy: reward}]}``.
-    """
-    train = Context(ctx.table.subset(~ctx.table.is_test), aggregate=ctx.env.aggregate,
-                    n_grid=ctx.n_grid, mc_samples=ctx.mc_samples)
-    learners = [p for p in policies if p in LEARNERS]
-    scores: list[dict[str, Any]] = []
-    best: dict[str, tuple[float, RouterSettings]] = {}
-    for settings in grid:
-        runs = [run_seed(train, objective, s, policies=learners, settings=settings,
-                         progress=progress) for s in seeds]
-        summary = summarize(runs, learners)
-        row: dict[str, Any] = {"settings": dict(settings.__dict__)}
-        for name in learners:
-            value = summary[name].reward
-            row[name] = value
-            if name not in best or value > best[name][0]:
-                best[name] = (value, settings)
-        scores.append(row)
-    return {"chosen": {k: v[1] for k, v in best.items()}, "scores": scores}

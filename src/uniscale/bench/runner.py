@@ -22,7 +22,7 @@ from ..types import as_messages
 from .env import DEFAULT_N_GRID, PROMPT_OPTION, Expected, ReplayEnv, replay_backends
 from .evalset import EvalSet, outcome_records, run_eval_set
 from .feedback import FeedbackOptions
-from .hindsight import Trace, conditions, cost_weight, hindsight
+from .hindsight import Trace, conditions, cost_weight, expected_trace, hindsight
 from .peers import PEER_NAME, run_paretobandit
 from .policies import ALL_POLICIES, LEARNERS, RouterSettings, policy_mask
 from .scenarios import Phase, Scenario
@@ -264,16 +264,16 @@ def run_seed(ctx: Context, objective: Objective, seed: int, *,
     for name in policies:
         if name in LEARNERS:
             mask = policy_mask(env, name, best, ranking)
-            traces[name] = _learn(ctx, name, mask, objective, scenario, order, seed,
-                                  per_policy.get(name, default), progress, fallback, warm,
-                                  feedback)
+            run = _learn(ctx, name, mask, objective, scenario, order, seed,
+                         per_policy.get(name, default), progress, fallback, warm, feedback)
+            traces[name] = expected_trace(cond, run.arm, run.quality, run.cost)
     if "trained-router" in policies and evalset is not None:
         traces["trained-router"] = _trained(ctx, evalset, X, objective, cond, train_rows,
                                             order, seed)
     if PEER_NAME in policies and scenario.name == "static" and feedback is None:
-        traces[PEER_NAME] = run_paretobandit(env, np.ones(env.n_arms, dtype=bool), objective,
-                                             order, X, seed, evalset=warm, progress=progress,
-                                             fallback=fallback)
+        run = run_paretobandit(env, np.ones(env.n_arms, dtype=bool), objective, order, X,
+                               seed, evalset=warm, progress=progress, fallback=fallback)
+        traces[PEER_NAME] = expected_trace(cond, run.arm, run.quality, run.cost)
     return SeedRun(seed, order, is_test, lam, traces, fixed_arm, warm_start)
 
 

@@ -5,6 +5,11 @@ are compared seed by seed (a paired difference): the stream order, the replayed 
 the test prompts cancel out, and what is left is the difference the policies make. The
 interval is Student's t over seeds; it covers the randomness of the stream, the replayed
 draws and the learners for this table's test prompts (not a population of other prompts).
+
+Each seed's figure is already a low-variance one: every policy is scored by the expected
+outcome of the arm it chose on each prompt (see :class:`~uniscale.bench.hindsight.Trace`),
+and ``uniscale bench`` runs as many seeds as a target width needs
+(:class:`~uniscale.bench.report.Precision`).
 """
 
 from __future__ import annotations
