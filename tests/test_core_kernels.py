@@ -122,3 +122,26 @@ def test_without_numba_auto_falls_back_and_numba_names_the_extra() -> None:
                           timeout=120, env={"PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert 'pip install "uniscale[fast]"' in done.stdout
+
+
+@needs_numba
+@pytest.mark.parametrize("prune", [True, False])
+def test_compiled_ranking_equals_the_numpy_ranking(prune: bool) -> None:
+    from uniscale.policy import kernels
+
+    rng = np.random.default_rng(7)
+    compiled = kernels.compiled()
+    for n in (1, 2, 5, 24, 97):
+        for _ in range(20):
+            mean = np.round(rng.random(n), 1)  # coarse values: ties in bounds and scores
+            width = np.round(rng.random(n) * 0.3, 1)
+            costs = np.round(rng.random(n), 1) / 100
+            alpha, lam = float(rng.choice([0.0, 0.5, 1.0])), float(rng.choice([0.0, 50.0]))
+            want = kernels.rank(None, mean, width, costs, alpha, lam, prune)
+            got = kernels.rank(compiled, mean, width, costs, alpha, lam, prune)
+            for a, b in zip(got[:4], want[:4], strict=True):
+                np.testing.assert_array_equal(a, b)
+            assert got[4:] == want[4:]
+    bad = kernels.rank(compiled, np.array([0.5, np.nan]), np.zeros(2), np.zeros(2), 1.0, 1.0,
+                       prune)
+    assert bad[-1] is False

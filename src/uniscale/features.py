@@ -29,15 +29,26 @@ _BRACES = "{};"
 _CACHE_SIZE = 1 << 16  # hashed tokens remembered per featurizer
 
 
+def _classes() -> bytes:
+    """A byte translation table: digits to ``d``, upper case to ``u``, math symbols to
+    ``m``, braces and semicolons to ``b``, every other byte to a space."""
+    table = bytearray(b" " * 256)
+    for chars, mark in ((_DIGITS, b"d"), (_UPPER, b"u"), (_MATH.encode(), b"m"),
+                        (_BRACES.encode(), b"b")):
+        for c in chars:
+            table[c] = mark[0]
+    return bytes(table)
+
+
+_CLASSES = _classes()
+
+
 def _count_chars(text: str) -> tuple[int, int, int, int]:
     """Digits, upper-case letters, math symbols and code markers in ``text``, without a
     Python loop per character."""
     if text.isascii():
-        raw = text.encode("ascii")
-        size = len(raw)
-        digits, upper, symbols, braces = (
-            size - len(raw.translate(None, chars))
-            for chars in (_DIGITS, _UPPER, _MATH.encode(), _BRACES.encode()))
+        marks = text.encode("ascii").translate(_CLASSES)
+        digits, upper, symbols, braces = map(marks.count, (b"d", b"u", b"m", b"b"))
     else:
         digits, upper = sum(map(str.isdigit, text)), sum(map(str.isupper, text))
         symbols, braces = sum(map(text.count, _MATH)), sum(map(text.count, _BRACES))
@@ -99,6 +110,7 @@ class HashingFeaturizer:
         self._buckets = dim - self._DENSE
         self._salt = str(self.seed).encode() + b"|"
         self._codes: dict[str, int] = {}
+        self._pairs: dict[tuple[str, str], int] = {}
 
     def _hash(self, token: str) -> int:
         """The token's bucket, negated and shifted by one for a negative sign."""
@@ -110,29 +122,70 @@ class HashingFeaturizer:
         self._codes[token] = code
         return code
 
+    def _unigrams(self, words: list[str]) -> list[int]:
+        found = list(map(self._codes.get, words))
+        if None in found:
+            found = [self._hash(w) if c is None else c for w, c in zip(words, found,
+                                                                      strict=True)]
+        return found  # type: ignore[return-value]
+
+    def _bigrams(self, pairs: list[tuple[str, str]]) -> list[int]:
+        """Codes of the bigrams ``"a b"``, remembered by the pair of words."""
+        found = list(map(self._pairs.get, pairs))
+        if None in found:
+            if len(self._pairs) >= _CACHE_SIZE:
+                self._pairs.clear()
+            for i, (pair, code) in enumerate(zip(pairs, found, strict=True)):
+                if code is None:
+                    found[i] = self._pairs[pair] = self._hash(" ".join(pair))
+        return found  # type: ignore[return-value]
+
+    def _hashed(self, parts: list[str]) -> np.ndarray:
+        """Signed bucket counts of the words and bigrams of ``"\n".join(parts)``.
+
+        Joining by a newline never merges or splits a token, so the text's tokens are
+        its parts' tokens in order, plus the bigrams across part boundaries: each
+        distinct part is tokenised once and counted as often as it occurs (the last
+        user turn is always a repeat). Counts are small integers: the sums are exact.
+        """
+        times: dict[str, int] = {}
+        for part in parts:
+            times[part] = times.get(part, 0) + 1
+        words = {part: _WORD.findall(part.lower()) for part in times}
+        found: list[int] = []
+        weight: list[int] = []
+        for part, k in times.items():
+            codes = self._unigrams(words[part])
+            if self.ngrams == 2:
+                codes += self._bigrams(list(itertools.pairwise(words[part])))
+            found += codes
+            weight += [k] * len(codes)
+        if self.ngrams == 2:  # bigrams across boundaries (empty parts are skipped)
+            ends = [w for w in (words[p] for p in parts) if w]
+            across = [(a[-1], b[0]) for a, b in itertools.pairwise(ends)]
+            found += self._bigrams(across)
+            weight += [1] * len(across)
+        signed = np.array(found, dtype=np.int64)
+        negative = signed < 0
+        index = np.where(negative, -1 - signed, signed)
+        scale = np.array(weight, dtype=float)
+        return np.bincount(index, weights=np.where(negative, -scale, scale),
+                           minlength=self._buckets)
+
     def transform(self, messages: Sequence[Message]) -> np.ndarray:
         """Hash the conversation into a unit vector of length :attr:`dim`."""
-        text = _text_of(messages)
-        lower = text.lower()
-        words = _WORD.findall(lower)
-        tokens = words
-        if self.ngrams == 2:
-            tokens = words + list(map(" ".join, itertools.pairwise(words)))
-        found = list(map(self._codes.get, tokens))
-        if None in found:
-            found = [self._hash(t) if c is None else c for t, c in zip(tokens, found,
-                                                                       strict=True)]
-        codes = np.array(found, dtype=np.int64)
-        negative = codes < 0
-        index = np.where(negative, -1 - codes, codes)
-        hashed: np.ndarray = np.bincount(index, weights=np.where(negative, -1.0, 1.0),
-                                         minlength=self._buckets)
+        parts = [m.content for m in messages]
+        parts.append(next((m.content for m in reversed(messages) if m.role == "user"), ""))
+        text = "\n".join(parts)  # what _text_of(messages) is
+        hashed = self._hashed(parts)
         norm = np.linalg.norm(hashed)
         if norm > 0:
             hashed /= norm
         chars = max(len(text), 1)
-        stripped = lower.strip()
-        digits, upper, symbols, code = _count_chars(text)
+        stripped = text.lower().strip()
+        counts = {part: _count_chars(part) for part in set(parts)}
+        digits, upper, symbols, code = (sum(c) for c in zip(*map(counts.__getitem__, parts),
+                                                             strict=True))
         dense = np.array(
             [
                 1.0,

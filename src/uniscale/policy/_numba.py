@@ -16,7 +16,7 @@ from typing import Any
 import numba
 import numpy as np
 
-__all__ = ["estimate", "update"]
+__all__ = ["estimate", "rank", "update"]
 
 _jit = numba.njit(cache=True, nogil=True, fastmath=True)
 _exact = numba.njit(cache=True, nogil=True)
@@ -226,3 +226,45 @@ def update(slot: int, x: Any, reward: float, root: float, w: Any, araw: Any, q: 
             gi = gain * tb[i]
             for j in range(s):
                 nq[a, i, j] -= gi * tb[j]
+
+
+@_exact
+def rank(mean: Any, width: Any, costs: Any, alpha: float, lam: float, prune: bool, ucb: Any,
+         raw: Any, keep: Any, score: Any) -> tuple[int, int, int, bool]:  # pragma: no cover
+    """Bounds, pruning and scores of one decision (see :func:`uniscale.policy.kernels.rank`).
+
+    Returns:
+        ``(first best arm, arms tied with it, arms pruned, all scores finite)``.
+    """
+    n = mean.shape[0]
+    finite = True
+    for a in range(n):
+        ucb[a] = mean[a] + alpha * width[a]
+        raw[a] = ucb[a] - lam * costs[a]
+        keep[a] = True
+        if not math.isfinite(raw[a]):
+            finite = False
+    pruned = 0
+    if prune and n > 1:
+        order = np.argsort(costs, kind="mergesort")
+        best = mean[order[0]] - alpha * width[order[0]]
+        for j in range(1, n):
+            a = order[j]
+            if not ucb[a] >= best:
+                keep[a] = False
+                pruned += 1
+            lower = mean[a] - alpha * width[a]
+            if lower > best:
+                best = lower
+    top = -np.inf
+    for a in range(n):
+        score[a] = raw[a] if keep[a] else -np.inf
+        if score[a] > top:
+            top = score[a]
+    first, ties = -1, 0
+    for a in range(n):
+        if score[a] >= top - 1e-12:
+            ties += 1
+            if first < 0:
+                first = a
+    return first, ties, pruned, finite

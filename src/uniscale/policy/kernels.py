@@ -23,7 +23,7 @@ from ..errors import ConfigurationError
 if TYPE_CHECKING:
     from .linucb import LinUCB
 
-__all__ = ["KERNELS", "compiled", "estimate", "resolve", "update"]
+__all__ = ["KERNELS", "Ranked", "compiled", "estimate", "rank", "resolve", "update"]
 
 KERNELS = ("auto", "numba", "numpy")
 ENV = "UNISCALE_KERNEL"
@@ -97,3 +97,50 @@ def update(policy: LinUCB, kernels: ModuleType, slot: int, x: np.ndarray, reward
                    policy._araw, policy._q, policy._v, policy._mom, policy._P, policy._m,
                    policy._b0, policy._beta, policy._bt, policy._nq, blocks.cols, blocks.vals,
                    policy._nz_cols, policy._nz_vals)
+
+
+Ranked = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int, int, bool]
+"""``(ucb, raw, keep, score, best, ties, pruned, finite)``: see :func:`rank`."""
+
+
+def rank(kernels: ModuleType | None, mean: np.ndarray, width: np.ndarray, costs: np.ndarray,
+         alpha: float, lam: float, prune: bool) -> Ranked:
+    """Upper bounds, pruning and scores of one decision.
+
+    An arm is pruned when a cheaper arm's lower bound ``mean − alpha·width`` beats its
+    upper bound ``ucb = mean + alpha·width`` (ties in cost keep their order); ``raw =
+    ucb − lam·cost`` and ``score`` is ``raw`` with ``-inf`` where pruned.
+
+    Args:
+        kernels: The compiled kernels, or ``None`` for the numpy code.
+        mean: Estimated quality per arm.
+        width: Standard width per arm.
+        costs: Predicted USD per arm.
+        alpha: Exploration width.
+        lam: Cost weight λ.
+        prune: Prune dominated arms.
+
+    Returns:
+        ``(ucb, raw, keep, score, best, ties, pruned, finite)``: ``best`` is the first arm
+        whose score is within 1e-12 of the top one, ``ties`` how many are, ``pruned`` how
+        many arms were pruned, ``finite`` whether every ``raw`` is finite.
+    """
+    n = len(mean)
+    if kernels is not None:
+        ucb, raw, score = np.empty(n), np.empty(n), np.empty(n)
+        keep = np.empty(n, dtype=bool)
+        best, ties, pruned, finite = kernels.rank(mean, width, costs, float(alpha),
+                                                  float(lam), bool(prune), ucb, raw, keep,
+                                                  score)
+        return ucb, raw, keep, score, int(best), int(ties), int(pruned), bool(finite)
+    ucb = mean + alpha * width
+    keep = np.ones(n, dtype=bool)
+    if prune and n > 1:
+        order = np.argsort(costs, kind="stable")
+        best_cheaper = np.maximum.accumulate((mean - alpha * width)[order])
+        keep[order[1:]] = ucb[order[1:]] >= best_cheaper[:-1]
+    raw = ucb - lam * costs
+    score = np.where(keep, raw, -np.inf)
+    top = np.flatnonzero(score >= score.max() - 1e-12)
+    return (ucb, raw, keep, score, int(top[0]), len(top), n - int(np.count_nonzero(keep)),
+            bool(np.all(np.isfinite(raw))))
