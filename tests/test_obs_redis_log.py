@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import threading
-import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,30 +13,10 @@ from uniscale.logread import read_events
 from uniscale.logredis import RedisStreamLog
 from uniscale.store.redis import RedisPendingStore, connect
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("redis-server") is None,
-    reason="redis-server is not installed (apt-get install redis-server)",
-)
-
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    c = connect(f"redis://127.0.0.1:{port}/0")
-    for _ in range(100):
-        try:
-            c.ping()
-            break
-        except Exception:
-            time.sleep(0.05)
-    yield c
-    proc.terminate()
-    proc.wait(timeout=10)
+def client(redis_url: str) -> Any:
+    return connect(redis_url)
 
 
 def test_two_replicas_log_to_one_stream(client: Any, arms: us.ArmSpace,

@@ -2,12 +2,14 @@
 
 Invariant: valid input works; invalid input raises a ``uniscale`` error and the saved
 state is byte-identical to before; the state always saves and loads afterwards. The
-figures (cases tried, refusals) are printed at the end of the module (``pytest -s``).
+figures (cases tried, refusals) are printed at the end of the module (``pytest -s``);
+``UNISCALE_FUZZ_EXAMPLES=600`` tries ten times the default number of cases per test.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +24,8 @@ import uniscale as us
 from uniscale.store.file import _decode, _digest, _encode
 
 FIGURES: Counter[str] = Counter()
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=int(os.environ.get("UNISCALE_FUZZ_EXAMPLES", "60")),
+                deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 DIM = 16
