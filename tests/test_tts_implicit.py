@@ -231,3 +231,22 @@ def test_a_saved_reward_function_must_be_passed_again(tmp_path: Path) -> None:
     _router(clock=clock).save(path2)
     assert _load(path2, clock).implicit is None
     assert _load(path2, clock, implicit_reward="agreement").implicit is not None
+
+
+def test_calibration_survives_save_and_load(tmp_path: Path) -> None:
+    clock = Clock()
+    implicit = ImplicitRewards(weight=0.3, delay=None, delay_requests=5, calibrate=True)
+    router = _router(implicit, clock=clock)
+    router.feedback(router.invoke("q", allowed=[SC]).decision.id, 0.0)
+    router.invoke("q", allowed=[SC])  # its confidence waits for a score
+    path = str(tmp_path / "state.json")
+    router.save(path)
+    loaded = _load(path, clock)
+    assert loaded.implicit is not None and loaded.implicit.calibration is not None
+    assert implicit.calibration is not None
+    mine, theirs = loaded.implicit.calibration, implicit.calibration
+    assert theirs.count.sum() == 1
+    for name in ("total", "count", "confidence"):
+        np.testing.assert_array_equal(getattr(mine, name), getattr(theirs, name))
+    assert mine(2 / 3) == theirs(2 / 3) < 2 / 3
+    assert loaded.implicit.confidence == implicit.confidence
