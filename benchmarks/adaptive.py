@@ -11,11 +11,14 @@ difference is paired (same orders) with a 95% interval over prompts.
 The calibration table bins the vote share of the answer (fixed n = 20, or all samples
 when fewer) and gives how often answers with that share were right.
 
-With ``--joint SEEDS`` it also streams date_mot through the joint policy (a Router over
-every arm) twice: with fixed-n self-consistency arms and with the same arms stopping
-early, at equal W, and compares their test reward.
+With ``--joint SEEDS`` it also streams date_mot (or ``--joint-tables``) through the joint
+policy (a Router over every arm) twice: with fixed-n self-consistency arms and with the
+same arms stopping early (``--joint-rule``, default ``predictive``), at equal W (date_mot:
+0.0094 and 0.027; other tables: the W the train split's fixed arms suggest), and compares
+their test reward.
 
 Run: python benchmarks/adaptive.py [--draws 10] [--seed 0] [--joint 5]
+[--joint-tables date_mot aqua_pot] [--joint-rule predictive]
 [--data-dir ../shared/data]
 (the tables are read from ../shared/data next to the repository; nothing is copied).
 """
@@ -255,17 +258,23 @@ def main(data_dir: Path, draws: int, seed: int, json_path: str | None,
                                               indent=1))
 
 
-def joint(data_dir: Path, seeds: int, wtps: Sequence[float] = (0.0094, 0.027),
+JOINT_WTP = {"date_mot": (0.0094, 0.027)}
+"""W of the joint runs; other tables use the W the train split's fixed arms suggest."""
+
+
+def joint(data_dir: Path, seeds: int, table: str = "date_mot",
           rule: us.EarlyStop | None = None) -> None:
-    """The joint policy on date_mot with fixed-n arms against the same arms stopping early."""
+    """The joint policy with fixed-n arms against the same arms stopping early."""
     from uniscale.bench.feedback import FeedbackPlan, run_with_feedback
     from uniscale.bench.policies import RouterSettings
+    from uniscale.bench.report import tradeoff_points
     from uniscale.bench.runner import Context
 
-    ctx = Context(load_table("date_mot", data_dir), mc_samples=64)
+    ctx = Context(load_table(table, data_dir), mc_samples=64)
+    wtps = JOINT_WTP.get(table) or (float(tradeoff_points(ctx)["suggested"]),)
     train, test = np.flatnonzero(~ctx.table.is_test), np.flatnonzero(ctx.table.is_test)
     settings = RouterSettings(alpha=0.5, dim=64)
-    print(f"\nJoint policy on date_mot ({ctx.env.n_arms} arms; train then test, {seeds} seeds;"
+    print(f"\nJoint policy on {table} ({ctx.env.n_arms} arms; train then test, {seeds} seeds;"
           f" test part): fixed-n arms vs the same arms with SelfConsistency(early_stop="
           f"{(rule or us.EarlyStop()).key!r})")
     print(f"{'W':>7} {'arms':<11} {'quality':>8} {'cost $':>9} {'reward':>8} {'vs fixed':>15}")
@@ -301,13 +310,15 @@ if __name__ == "__main__":
     parser.add_argument("--json", default=None)
     parser.add_argument("--tables", nargs="*", default=(),
                         help="only these tables (default: date_mot aqua_pot game24_tot)")
+    parser.add_argument("--joint-tables", nargs="*", default=["date_mot"],
+                        help="tables of the joint runs (default date_mot)")
     parser.add_argument("--joint-rule", default="predictive", choices=us.stopping.RULES,
                         help="the early-stop rule of the joint run's adaptive arms (at its "
                              "default confidence 0.95)")
     parser.add_argument("--joint", type=int, default=0, metavar="SEEDS",
-                        help="also run the joint policy on date_mot with fixed-n vs "
+                        help="also run the joint policy (on --joint-tables) with fixed-n vs "
                              "early-stopping arms over this many seeds")
     args = parser.parse_args()
     main(args.data_dir, args.draws, args.seed, args.json, args.tables)
-    if args.joint:
-        joint(args.data_dir, args.joint, rule=us.EarlyStop(rule=args.joint_rule))
+    for name in args.joint_tables if args.joint else ():
+        joint(args.data_dir, args.joint, name, rule=us.EarlyStop(rule=args.joint_rule))
