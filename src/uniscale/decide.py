@@ -11,6 +11,7 @@ from . import validate
 from .arms import Arm
 from .explain import CandidateTable
 from .explore import choose
+from .policy import kernels
 from .results import Decision
 from .store.memory import Pending
 
@@ -60,18 +61,16 @@ def decide_arms(router: Router, x: np.ndarray, tokens: int, arms: list[Arm], *,
     mean, width = policy.estimate(x, slots)
     costs = router.costs.predict_all(arms, tokens, x)
     lam = router.pacer.lam
-    ucb = mean + policy.alpha * width
-    keep = np.ones(len(arms), dtype=bool)
-    if router.prune and len(arms) > 1:
-        # an arm is dominated when a cheaper arm's lower bound beats its upper bound
-        order = np.argsort(costs, kind="stable")
-        best_cheaper = np.maximum.accumulate((mean - policy.alpha * width)[order])
-        keep[order[1:]] = ucb[order[1:]] >= best_cheaper[:-1]
-    raw = ucb - lam * costs
-    validate.finite_scores(raw)  # never NaN into the tie-break
-    score = np.where(keep, raw, -np.inf)
-    pick, propensity = choose(router.exploration, score, mean, width, policy.alpha,
-                              lam * costs, router.temperature, router.rng)
+    # bounds, dominated arms (a cheaper arm's lower bound beats their upper bound), scores
+    ucb, raw, keep, score, best, ties, pruned, finite = kernels.rank(
+        policy.compiled, mean, width, costs, policy.alpha, lam, router.prune)
+    if not finite:
+        validate.finite_scores(raw)  # never NaN into the tie-break
+    if router.exploration == "ucb" and ties == 1:  # what choose() returns, without a draw
+        pick, propensity = best, 1.0
+    else:
+        pick, propensity = choose(router.exploration, score, mean, width, policy.alpha,
+                                  lam * costs, router.temperature, router.rng)
     guard = router.guard
     if guard is not None and len(arms) > 1:
         reward = mean - lam * costs
@@ -83,7 +82,8 @@ def decide_arms(router: Router, x: np.ndarray, tokens: int, arms: list[Arm], *,
         id=f"{router._id_prefix}{next(router._id_count):016x}", arm=arms[pick],
         predicted_cost=float(costs[pick]),
         quality=float(mean[pick]), ucb=float(ucb[pick]), cost_weight=lam,
-        input_tokens=tokens, pruned=tuple(arms[i].key for i in np.flatnonzero(~keep)),
+        input_tokens=tokens,
+        pruned=tuple(arms[i].key for i in np.flatnonzero(~keep)) if pruned else (),
         propensity=propensity,
         table=CandidateTable(arms, mean, width, ucb, costs, raw, keep, pick),
     )

@@ -18,7 +18,8 @@ import numpy as np
 
 __all__ = ["estimate", "rank", "update"]
 
-_jit = numba.njit(cache=True, nogil=True, fastmath=True)
+# sums may be reassociated (vectorised); NaN and infinity keep their IEEE meaning
+_jit = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz"})
 _exact = numba.njit(cache=True, nogil=True)
 
 
@@ -54,13 +55,12 @@ def _shared_context(P: Any, x: Any, root: float, out: Any) -> None:  # pragma: n
 
 
 @_exact
-def estimate(x: Any, weights: Any, w: Any, q: Any, bt: Any, nq: Any, P: Any, slots: Any,
-             inv_sigma: float, mean: Any, width: Any) -> None:  # pragma: no cover
+def estimate(x: Any, w: Any, q: Any, bt: Any, nq: Any, P: Any, slots: Any, inv_sigma: float,
+             mean: Any, width: Any) -> None:  # pragma: no cover
     """Fill ``mean`` and ``width`` of the arms in ``slots`` for context ``x``.
 
     Args:
         x: Context, float64 ``(d,)``.
-        weights: Scratch of length ``d(d+1)/2`` in the dtype of ``w``.
         w: Packed inverses ``(K, d(d+1)/2)``.
         q: ``[C_aᵀ; θ̂_aᵀ]`` per arm, ``(K, s+1, d)``.
         bt: ``β̃_a``, ``(K, s)``.
@@ -72,6 +72,7 @@ def estimate(x: Any, weights: Any, w: Any, q: Any, bt: Any, nq: Any, P: Any, slo
         width: Output, ``(n,)``.
     """
     s = bt.shape[1]
+    weights = np.empty(w.shape[1], dtype=w.dtype)
     _quadratic_weights(x, weights)
     xs = np.empty(s)
     if s:
@@ -97,7 +98,7 @@ def estimate(x: Any, weights: Any, w: Any, q: Any, bt: Any, nq: Any, P: Any, slo
         width[t] = math.sqrt(var) if var > 0.0 else 0.0
 
 
-@_exact
+@_jit
 def update(slot: int, x: Any, reward: float, root: float, w: Any, araw: Any, q: Any,
            v: Any, mom: Any, P: Any, m: Any, b0: Any, beta: Any, bt: Any, nq: Any,
            cols: Any, vals: Any, nz_cols: Any, nz_vals: Any) -> None:  # pragma: no cover

@@ -83,8 +83,7 @@ def estimate(policy: LinUCB, kernels: ModuleType, x: np.ndarray,
             slots = policy._every = np.arange(len(policy.slots), dtype=np.intp)
     n = len(slots)
     mean, width = np.empty(n), np.empty(n)
-    weights = np.empty(policy._w.shape[1], dtype=policy._w.dtype)
-    kernels.estimate(x, weights, policy._w, policy._q, policy._bt, policy._nq, policy._P, slots,
+    kernels.estimate(x, policy._w, policy._q, policy._bt, policy._nq, policy._P, slots,
                      1.0 / policy._sigma, mean, width)
     return mean, width
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -203,6 +204,11 @@ class LinUCB(Refit):
         self._nq = np.concatenate([self._nq, layout.block_quadratic(self._m, cols, vals, s)])
         self._bt = np.vstack([self._bt, layout.block_combine(self._beta, self.desc[K:], s)])
         return K
+
+    @property
+    def compiled(self) -> ModuleType | None:
+        """The compiled kernels this policy runs (``None``: the numpy code)."""
+        return self._compiled
 
     def slot(self, key: str) -> int:
         """Index of the slot named ``key``."""
