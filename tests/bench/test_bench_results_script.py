@@ -35,7 +35,7 @@ def test_readme_block_is_rebuilt_from_the_figures(toy_path: Path, tmp_path: Path
     text = readme.read_text()
     assert "old figures" not in text and text.startswith("# T\n\nbefore\n")
     assert text.endswith(f"{results.END}\nafter\n")
-    assert "| toy (0.01) | cold | " in text and "| toy (0.01) | warm | " in text
+    assert "| toy (0.01) | cold, 2 seeds | " in text and "| toy (0.01) | warm, 2 seeds | " in text
     assert "* toy cold start: " in text and "* toy warm start: " in text
 
 

@@ -43,20 +43,20 @@ class DemoTable:
         seeds: Seeds of the run at the suggested W (every policy).
         sweep_seeds: Seeds of the runs at the other W values of the frontier.
         axes: What its joint space combines (for the console).
-        budget: Whether it also runs under a budget (the Budget panel).
+        budget: Seeds of its run under a budget (the Budget panel; 0: none).
     """
 
     name: str
     seeds: int
     sweep_seeds: int
     axes: str
-    budget: bool = False
+    budget: int = 0
 
 
 DEMO_TABLES = (
-    DemoTable("faithful_cot", 3, 1, "model x prompting strategy", budget=True),
-    DemoTable("game24_tot", 12, 4, "prompting strategy x n (best-of-n, exact checker)"),
-    DemoTable("aqua_pot", 8, 3, "model x strategy x n"),
+    DemoTable("faithful_cot", 3, 1, "model x prompting strategy", budget=2),
+    DemoTable("game24_tot", 8, 2, "prompting strategy x n (best-of-n, exact checker)"),
+    DemoTable("aqua_pot", 6, 2, "model x strategy x n"),
 )
 """The demo's tables (all shipped in ``uniscale/data``)."""
 
@@ -92,6 +92,7 @@ def _table(spec: DemoTable, shipped: Path, args: argparse.Namespace
     others = [float(w) for w in (tp["sweep"][1::3] if args.small else tp["sweep"][::2])]
     seeds = list(range(_scaled(spec.seeds, args)))
     sweep_seeds = list(range(_scaled(spec.sweep_seeds, args)))
+    budget_seeds = list(range(_scaled(spec.budget, args))) if spec.budget else []
     policies = default_policies()
     sweep_policies = _available(SWEEP_POLICIES)
     t = ctx.table
@@ -100,8 +101,7 @@ def _table(spec: DemoTable, shipped: Path, args: argparse.Namespace
                 f"{ctx.env.n_arms} arms; W = {wtp:.4g} USD per unit of quality")
     total = stream_steps(ctx, policies, True) * len(seeds) \
         + stream_steps(ctx, sweep_policies, True) * len(sweep_seeds) * len(others) \
-        + (stream_steps(ctx, _available(BUDGET_POLICIES), True) * len(sweep_seeds)
-           if spec.budget else 0)
+        + stream_steps(ctx, _available(BUDGET_POLICIES), True) * len(budget_seeds)
     budget = None
     with console.progress_bar(total, f"replaying {spec.name}",
                               enabled=not args.quiet) as advance:
@@ -109,9 +109,9 @@ def _table(spec: DemoTable, shipped: Path, args: argparse.Namespace
                          warm_start=True)
         results = [main] + [run_bench(ctx, Tradeoff(w), sweep_seeds, policies=sweep_policies,
                                       progress=advance, warm_start=True) for w in others]
-        if spec.budget:
+        if budget_seeds:
             target = _budget_target(tp)
-            budget = (run_bench(ctx, Budget(per_request=target), seeds,
+            budget = (run_bench(ctx, Budget(per_request=target), budget_seeds,
                                 policies=_available(BUDGET_POLICIES), progress=advance,
                                 warm_start=True), target)
     results.sort(key=lambda r: getattr(r.objective, "willingness_to_pay", 0.0))
@@ -141,7 +141,7 @@ def _table(spec: DemoTable, shipped: Path, args: argparse.Namespace
 
 def demo_command(args: argparse.Namespace) -> int:
     """Run ``uniscale demo`` (arguments from :func:`uniscale.cli.main`'s parser)."""
-    started = time.time()
+    started, cpu = time.time(), time.process_time()
     shipped = Path(__file__).resolve().parent.parent / "data"
     sweeps = []
     report: list[dict[str, Any]] = []
@@ -156,5 +156,6 @@ def demo_command(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(clean_json({"tables": report}), indent=2))
         console.say(f"wrote {args.json}")
-    console.say(f"done in {time.time() - started:.1f}s")
+    console.say(f"done in {time.time() - started:.1f}s "
+                f"({time.process_time() - cpu:.1f}s of CPU)")
     return 0
