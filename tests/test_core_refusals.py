@@ -93,6 +93,12 @@ def test_bad_router_settings(arms: us.ArmSpace, prices: dict[str, us.Price],
         us.Router(arms, **settings)
 
 
+def test_early_stop_mapping_with_unknown_fields_is_refused() -> None:
+    with pytest.raises(us.ConfigurationError, match="unknown fields"):
+        us.SelfConsistency(early_stop={"": None})
+    assert us.SelfConsistency(early_stop={"rule": "decided"}).early_stop is not None
+
+
 def test_bad_values_elsewhere() -> None:
     with pytest.raises(InvalidRequestError):
         us.Message("user", None)  # type: ignore[arg-type]

@@ -82,6 +82,8 @@ MUTATIONS = {
     "updates -1": _set("policy.updates", -1),
     "stats x": _set("stats", "x"),
     "stats.decisions -3": _set("stats.decisions", -3),
+    "stats.evicted x": _set("stats.evicted", "x"),
+    "stats.failed_cost NaN": _set("stats.failed_cost", float("nan")),
     "pending x short": _set("pending.0.x", [0.0, 1.0]),
     "pending arm ghost": _set("pending.0.arm", "ghost/single/1"),
     "pending id int": _set("pending.0.id", 5),
@@ -132,6 +134,14 @@ def test_crafted_state_is_refused(saved: dict[str, Any], tmp_path: Path, case: s
         us.Router.load(path)
     if case == "A_raw NaN":
         assert "NaN" in str(info.value)
+
+
+def test_state_without_a_counter_loads_and_counts_from_zero(saved: dict[str, Any],
+                                                            tmp_path: Path) -> None:
+    loaded = us.Router.load(rewrite(saved, tmp_path / "old.json", _set("stats.decisions",
+                                                                        KeyError)))
+    loaded.decide("counted from zero")
+    assert loaded.stats["decisions"] == 1 and loaded.stats["feedback"] == 20
 
 
 def test_unchanged_rewrite_loads(saved: dict[str, Any], tmp_path: Path) -> None:

@@ -325,7 +325,7 @@ def _build(cls: type[Router], path: str, meta: dict[str, Any], arrays: dict[str,
     router.pacer.set_state(pacer)
     router.pending.set_state(_pending_items(meta, arrays))
     router.rng.bit_generator.state = meta["rng"]
-    router.stats = meta["stats"]
+    router.stats = {**router.stats, **meta["stats"]}  # counters a file lacks start at 0
     _restore_implicit(router, path, meta, arrays, (settings or {}).get("implicit_reward"))
     check_policy(router.policy, router.policy.dim)
     guard = meta.get("guard")

@@ -266,10 +266,14 @@ def _pending(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], slots: s
 
 def _stats(meta: Mapping[str, Any]) -> None:
     stats = _dict(meta.get("stats"), "stats")
-    for name in ("decisions", "feedback", "ignored_feedback"):
-        _int(stats.get(name, 0), f"stats.{name}")
-    for arm, count in _dict(stats.get("failures", {}), "stats.failures").items():
-        _int(count, f"stats.failures[{arm!r}]")
+    for name, value in stats.items():
+        if name == "failures":
+            for arm, count in _dict(value, "stats.failures").items():
+                _int(count, f"stats.failures[{arm!r}]")
+        elif name in ("failed_cost",):
+            _num(value, f"stats.{name}", 0.0)
+        else:  # counters (decisions, feedback, evicted, fitted, ...)
+            _int(value, f"stats.{_str(name, 'stats key')}")
     _dict(meta.get("rng"), "rng")
 
 

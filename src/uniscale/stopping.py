@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -247,6 +247,12 @@ def as_early_stop(value: EarlyStop | str | bool | Mapping[str, Any] | None
     if isinstance(value, str):
         return EarlyStop(rule=value)
     if isinstance(value, Mapping):
+        known = {f.name for f in fields(EarlyStop)}
+        unknown = sorted(repr(k) for k in value if k not in known)
+        if unknown:
+            raise ConfigurationError(
+                f"early_stop has unknown fields {', '.join(unknown)}; uniscale.EarlyStop "
+                f"takes {sorted(known)}")
         return EarlyStop(**dict(value))
     raise ConfigurationError(
         f"early_stop must be True, a rule name {RULES}, or uniscale.EarlyStop(...), got "
