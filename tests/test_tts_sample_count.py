@@ -142,3 +142,18 @@ def test_per_context_samples_survive_save_and_load(tmp_path: Path) -> None:
         want = router.decide(prompt, input_tokens=100).predicted_cost
         assert loaded.decide(prompt, input_tokens=100).predicted_cost == pytest.approx(
             want, rel=1e-9)
+
+
+@pytest.mark.parametrize("first, wave, per_call", [(2, 1, 1), (3, 2, 2), (4, 4, 8), (2, 3, 3)])
+def test_tabulated_waves_give_the_calls_of_calls_for(first: int, wave: int,
+                                                     per_call: int) -> None:
+    model = SampleCountModel()
+    rule = us.EarlyStop(first_wave=first, wave=wave)
+    for n in (1, 2, 5, 10, 40):
+        arm = us.Arm("m", us.SelfConsistency(early_stop=rule), n)
+        for seen in range(1, n + 1):
+            other = SampleCountModel()
+            other.observe(us.Arm("m", us.SelfConsistency(early_stop=rule), 2 * n), 2 * seen, 1)
+            used, calls = other.expected(arm, 1, per_call)  # unseen arm: calls of its prior
+            assert calls == calls_for(arm, used, per_call)
+        assert model.expected(arm, 1, per_call)[1] == calls_for(arm, n, per_call)

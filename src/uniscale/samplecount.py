@@ -15,6 +15,7 @@ running mean).
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -61,6 +62,7 @@ class SampleCountModel:
     def __init__(self, prior_weight: float = 1.0) -> None:
         self.prior_weight = float(prior_weight)
         self.regression = OutputTokenModel(1.0, prior_weight=2.0, prefix="smp")
+        self._waves: dict[tuple[str, int], tuple[list[float], list[float]]] = {}
         self._runs: dict[str, float] = {}
         self._samples: dict[str, float] = {}
         self._calls: dict[str, float] = {}
@@ -109,11 +111,32 @@ class SampleCountModel:
         for i, value in zip(early, learned, strict=True):
             if math.isfinite(value):
                 arm = arms[i]
-                most = calls_for(arm, arm.n, per_call[i])
+                most = self._calls_for(arm, arm.n, per_call[i])
                 mine = min(max(float(value), 1.0), float(arm.n))
                 calls[i] = min(max(calls[i] * mine / samples[i], 1.0), most)
                 samples[i] = mine
         return samples, calls
+
+    def _calls_for(self, arm: Arm, samples: float, per_call: int) -> float:
+        """:func:`calls_for` from the arm's waves, tabulated once per arm and call size."""
+        key = (arm.key, max(1, int(per_call)))
+        table = self._waves.get(key)
+        if table is None:
+            ends, calls = [], []
+            drawn = made = 0.0
+            for wave in arm.strategy.waves(arm.n):
+                drawn += wave
+                made += -(-wave // key[1])
+                ends.append(drawn)
+                calls.append(made)
+            if len(self._waves) >= 4096:
+                self._waves.clear()
+            table = self._waves[key] = (ends, calls)
+        ends, calls = table
+        if samples <= 1e-9 or not ends:
+            return 1.0
+        waves = min(bisect_left(ends, samples - 1e-9) + 1, len(ends))
+        return float(max(calls[waves - 1], 1.0))
 
     def _mean(self, arm: Arm, full_calls: int, per_call: int) -> tuple[float, float]:
         if not getattr(arm.strategy, "stops_early", False):
@@ -124,8 +147,8 @@ class SampleCountModel:
         w = self.prior_weight
         samples = (self._samples.get(key, 0.0) + w * prior) / (runs + w)
         if runs <= 0:
-            return samples, calls_for(arm, samples, per_call)
-        prior_calls = calls_for(arm, prior, per_call)
+            return samples, self._calls_for(arm, samples, per_call)
+        prior_calls = self._calls_for(arm, prior, per_call)
         return samples, (self._calls.get(key, 0.0) + w * prior_calls) / (runs + w)
 
     def observe(self, arm: Arm, samples: int, calls: int,

@@ -53,6 +53,7 @@ class OutputTokenModel:
     def _clear(self) -> None:
         """Forget every key (the dimension is kept)."""
         self._keys: dict[str, int] = {}
+        self._index: dict[tuple[str, ...], np.ndarray] = {}  # slots of a key list
         self._start = np.zeros(0)          # log of each key's prior value
         self._A = np.zeros((0, 0, 0))      # sums Σ x̃x̃ᵀ per key (x̃ = [x, 1])
         self._b = np.zeros((0, 0))         # sums Σ x̃ log t
@@ -82,6 +83,7 @@ class OutputTokenModel:
             return slot
         start = math.log(max(self.prior_tokens if prior is None else prior, 1.0))
         self._keys[key] = slot = len(self._keys)
+        self._index.clear()
         self._start = np.append(self._start, start)
         precision, mean = self._prior(dim, slot)
         self._A = np.concatenate([self._A.reshape(slot, dim + 1, dim + 1),
@@ -189,16 +191,22 @@ class OutputTokenModel:
         out = np.full(len(keys), np.nan)
         if self.dim is None or len(x) != self.dim:
             return out
-        slots = [s if s >= 0 and self._err[s, 0] < self._err[s, 1] else -1
-                 for s in (self._keys.get(k, -1) for k in keys)]
-        idx = np.array([s for s in slots if s >= 0], dtype=np.int64)
+        names = tuple(keys)
+        slots = self._index.get(names)
+        if slots is None:
+            if len(self._index) >= 64:
+                self._index.clear()
+            slots = self._index[names] = np.array([self._keys.get(k, -1) for k in names],
+                                                  dtype=np.intp)
+        pos = np.flatnonzero(slots >= 0)
+        idx = slots[pos]
+        helps = self._err[idx, 0] < self._err[idx, 1]
+        pos, idx = pos[helps], idx[helps]
         if len(idx) == 0:
             return out
-        xt = np.append(x, 1.0)
-        logs = np.clip(self._w[idx] @ xt, 0.0, _MAX_LOG)
-        values = np.exp(logs) * self._factor[idx]
-        pos = np.flatnonzero(np.array(slots) >= 0)
-        out[pos] = values
+        w = self._w[idx]
+        logs = np.clip(w[:, :-1] @ x + w[:, -1], 0.0, _MAX_LOG)
+        out[pos] = np.exp(logs) * self._factor[idx]
         return out
 
     def helps(self, key: str) -> bool:
@@ -218,7 +226,7 @@ class OutputTokenModel:
         """Restore :meth:`state` (inverses and weights are recomputed from the sums)."""
         keys = [str(k) for k in meta.get("keys", [])]
         self.dim = None if meta.get("dim") is None else int(meta["dim"])
-        self._keys = {}
+        self._keys, self._index = {}, {}
         self._start = np.zeros(0)
         if not keys or self.dim is None:
             self._clear()
@@ -241,6 +249,7 @@ class OutputTokenModel:
         precision, _ = self._prior(self.dim)
         self._start = start.copy()
         self._keys = {k: i for i, k in enumerate(keys)}
+        self._index = {}
         self._A, self._b, self._smear, self._n = A.copy(), b.copy(), smear.copy(), n.copy()
         self._inv = np.stack([np.linalg.inv(a + np.diag(precision)) for a in A])
         self._w = np.zeros((len(keys), d1))
