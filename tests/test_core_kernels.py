@@ -145,3 +145,29 @@ def test_compiled_ranking_equals_the_numpy_ranking(prune: bool) -> None:
     bad = kernels.rank(compiled, np.array([0.5, np.nan]), np.zeros(2), np.zeros(2), 1.0, 1.0,
                        prune)
     assert bad[-1] is False
+
+
+@needs_numba
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_large_shapes_take_the_blas_products_and_agree(precision: str) -> None:
+    from uniscale.policy import kernels
+
+    d, K = 128, 16
+    assert K * d * (d + 1) // 2 >= kernels.BLAS_FROM
+    twins = [LinUCB(d, kernel=kernel, precision=precision) for kernel in ("numpy", "numba")]
+    for policy in twins:
+        for i in range(K):
+            policy.add_slot(f"arm{i}", {"bias": 1.0, f"model:{i % 4}": 1.0,
+                                        "log_n": i / K})
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((60, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    for t, x in enumerate(X):
+        for policy in twins:
+            policy.update(t % K, x, float(t % 3) / 2)
+    tol = 2e-6 if precision == "float32" else 1e-9
+    subset = np.array([5, 0, 11])
+    for slots in (None, subset):
+        (m0, w0), (m1, w1) = (p.estimate(X[7], slots) for p in twins)
+        np.testing.assert_allclose(m1, m0, rtol=0, atol=tol)
+        np.testing.assert_allclose(w1, w0, rtol=0, atol=tol)

@@ -113,10 +113,9 @@ class HashingFeaturizer:
         self._pairs: dict[tuple[str, str], int] = {}
 
     def _hash(self, token: str) -> int:
-        """The token's bucket, negated and shifted by one for a negative sign."""
+        """Twice the token's bucket, plus one for a negative sign."""
         h = zlib.crc32(self._salt + token.encode("utf-8", "surrogatepass"))
-        index = h % self._buckets
-        code = index if (h >> 31) & 1 else -1 - index
+        code = 2 * (h % self._buckets) + (0 if (h >> 31) & 1 else 1)
         if len(self._codes) >= _CACHE_SIZE:
             self._codes.clear()
         self._codes[token] = code
@@ -165,41 +164,36 @@ class HashingFeaturizer:
             across = [(a[-1], b[0]) for a, b in itertools.pairwise(ends)]
             found += self._bigrams(across)
             weight += [1] * len(across)
-        signed = np.array(found, dtype=np.int64)
-        negative = signed < 0
-        index = np.where(negative, -1 - signed, signed)
-        scale = np.array(weight, dtype=float)
-        return np.bincount(index, weights=np.where(negative, -scale, scale),
-                           minlength=self._buckets)
+        counts = np.bincount(np.array(found, dtype=np.intp),
+                             weights=np.array(weight, dtype=float),
+                             minlength=2 * self._buckets)
+        return counts[0::2] - counts[1::2]  # positive minus negative signs
 
     def transform(self, messages: Sequence[Message]) -> np.ndarray:
         """Hash the conversation into a unit vector of length :attr:`dim`."""
         parts = [m.content for m in messages]
         parts.append(next((m.content for m in reversed(messages) if m.role == "user"), ""))
         text = "\n".join(parts)  # what _text_of(messages) is
+        vec = np.empty(self.dim)
         hashed = self._hashed(parts)
-        norm = np.linalg.norm(hashed)
-        if norm > 0:
-            hashed /= norm
+        square = float(hashed.dot(hashed))  # np.linalg.norm is sqrt(x·x), to the bit
+        vec[:self._buckets] = hashed / math.sqrt(square) if square > 0 else hashed
         chars = max(len(text), 1)
         stripped = text.lower().strip()
         counts = {part: _count_chars(part) for part in set(parts)}
         digits, upper, symbols, code = (sum(c) for c in zip(*map(counts.__getitem__, parts),
                                                              strict=True))
-        dense = np.array(
-            [
-                1.0,
-                math.log1p(len(text)) / 10.0,
-                digits / chars * 4.0,
-                min(code / 10.0, 1.0),
-                float(stripped.endswith("?") or stripped.startswith(_WH)),
-                min(text.count("\n") / 20.0, 1.0),
-                min(symbols / 20.0, 1.0),
-                upper / chars * 4.0,
-            ]
+        vec[self._buckets:] = (
+            1.0,
+            math.log1p(len(text)) / 10.0,
+            digits / chars * 4.0,
+            min(code / 10.0, 1.0),
+            float(stripped.endswith("?") or stripped.startswith(_WH)),
+            min(text.count("\n") / 20.0, 1.0),
+            min(symbols / 20.0, 1.0),
+            upper / chars * 4.0,
         )
-        vec = np.concatenate([hashed, dense])
-        return vec / np.linalg.norm(vec)
+        return vec / math.sqrt(float(vec.dot(vec)))
 
     def config(self) -> dict[str, Any]:
         """JSON description of this featurizer."""

@@ -27,6 +27,10 @@ __all__ = ["KERNELS", "Ranked", "compiled", "estimate", "rank", "resolve", "upda
 
 KERNELS = ("auto", "numba", "numpy")
 ENV = "UNISCALE_KERNEL"
+BLAS_FROM = 1 << 17
+"""Packed inverse entries (all arms) from which :func:`estimate` leaves the two products
+that stream the per-arm arrays to BLAS: at that size memory bandwidth, not call overhead,
+sets the time."""
 
 _lock = threading.Lock()
 _loaded: list[ModuleType | None] = []  # empty: not tried yet
@@ -83,8 +87,22 @@ def estimate(policy: LinUCB, kernels: ModuleType, x: np.ndarray,
             slots = policy._every = np.arange(len(policy.slots), dtype=np.intp)
     n = len(slots)
     mean, width = np.empty(n), np.empty(n)
-    kernels.estimate(x, policy._w, policy._q, policy._bt, policy._nq, policy._P, slots,
-                     1.0 / policy._sigma, mean, width)
+    w, q = policy._w, policy._q
+    if w.size < BLAS_FROM:
+        kernels.estimate(x, w, q, policy._bt, policy._nq, policy._P, slots,
+                         1.0 / policy._sigma, mean, width)
+        return mean, width
+    # large: the two streaming products go to BLAS (it reads memory faster), the rest is
+    # one compiled call
+    weights = np.empty(w.shape[1], dtype=w.dtype)
+    kernels.quadratic_weights(x, weights)
+    every = slots is policy._every
+    with policy._serial:
+        var = (w if every else w[slots]) @ weights
+        y = ((q if every else q[slots]).reshape(n * q.shape[1], q.shape[2]) @ x
+             ).reshape(n, q.shape[1])
+    kernels.finish(x, y, var.astype(np.float64, copy=False), policy._bt, policy._nq,
+                   policy._P, slots, 1.0 / policy._sigma, mean, width)
     return mean, width
 
 
