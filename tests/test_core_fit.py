@@ -186,3 +186,67 @@ def test_fitted_usage_teaches_the_cost_model_what_live_usage_does() -> None:
     code = fitted.decide("code request number 9999 code code", allowed=[arm]).predicted_cost
     chat = fitted.decide("chat request number 9999 chat chat", allowed=[arm]).predicted_cost
     assert code > 5 * chat
+
+
+def _two_arm_router(**kw: object) -> us.Router:
+    arms = [us.Arm("left", us.Single()), us.Arm("right", us.Single())]
+    prices = {"left": us.Price(0.1, 0.1), "right": us.Price(0.1, 0.1)}
+    return us.Router(arms, prices, us.Tradeoff(1.0), seed=0, **kw)  # type: ignore[arg-type]
+
+
+def test_an_eval_set_where_routing_pays_leaves_no_baseline(rng: np.random.Generator) -> None:
+    # each arm is right on its own kind of request: the held-out check sees routing pay
+    router = _two_arm_router()
+    left, right = list(router.arms)
+    records = []
+    for i in range(120):
+        kind = "sunny" if i % 2 else "rainy"
+        p = 0.9 if kind == "sunny" else 0.1
+        prompt = f"{kind} weather report {i}"
+        records += [us.Outcome(request=prompt, arm=left, score=float(rng.random() < p)),
+                    us.Outcome(request=prompt, arm=right, score=float(rng.random() < 1 - p))]
+    router.fit(records)
+    found = router.stats["eval_set"]
+    assert found["routing_pays"] and router.guard is None
+    assert found["model_reward"] > found["best_arm_reward"] + 0.2
+    assert router.decide("sunny weather report 999").arm == left
+    assert router.decide("rainy weather report 999").arm == right
+
+
+def test_an_eval_set_where_one_arm_is_best_keeps_it_as_baseline(
+        rng: np.random.Generator) -> None:
+    router = _two_arm_router()
+    left, right = list(router.arms)
+    records = []
+    for i in range(120):
+        prompt = f"{'sunny' if i % 2 else 'rainy'} weather report {i}"
+        records += [us.Outcome(request=prompt, arm=left, score=float(rng.random() < 0.8)),
+                    us.Outcome(request=prompt, arm=right, score=float(rng.random() < 0.5))]
+    router.fit(records)
+    assert not router.stats["eval_set"]["routing_pays"]
+    assert router.guard is not None and router.guard.baseline == left.key
+
+
+def test_the_eval_set_chooses_the_ridge_prior_and_save_keeps_it(
+        rng: np.random.Generator, tmp_path: Path) -> None:
+    # scores are coin flips whatever the prompt says: the held-out error asks for the
+    # strongest prior, so that the words of 60 prompts are not learned as signal
+    words = ["red", "green", "blue", "cat", "dog", "tree", "lake", "sand", "rock", "wind"]
+    records = []
+    for i in range(60):
+        prompt = " ".join(rng.choice(words, 5)) + f" {i}"
+        records += [us.Outcome(request=prompt, arm=a, score=float(rng.random() < 0.5))
+                    for a in _two_arm_router().arms]
+    router = _two_arm_router()
+    router.fit(records, keep_best_arm=False)
+    errors = router.stats["eval_set"]
+    assert router.policy.ridge == errors["ridge"] > 1.0
+    kept = _two_arm_router()
+    kept.fit(records, keep_best_arm=False, cross_validate=False)
+    assert kept.policy.ridge == 1.0 and kept.policy.hybrid
+    router.save(str(tmp_path / "s.json"))
+    loaded = us.Router.load(str(tmp_path / "s.json"))
+    assert loaded.policy.ridge == router.policy.ridge
+    assert loaded.stats["eval_set"] == router.stats["eval_set"]
+    x, _ = router.context_vector("red cat lake 7")
+    np.testing.assert_allclose(loaded.policy.estimate(x)[0], router.policy.estimate(x)[0])

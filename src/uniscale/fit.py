@@ -16,8 +16,10 @@ import numpy as np
 
 from .arms import Arm
 from .errors import ConfigurationError, UniScaleError
+from .evalcheck import EvalSetCheck, choose_ridge, held_out_reward
 from .inputs import check_number
 from .policy.blas import SerialBlas
+from .policy.linucb import LinUCB
 from .types import Usage
 
 if TYPE_CHECKING:
@@ -116,7 +118,6 @@ def prepare_outcomes(router: Router, records: Iterable[Any]) -> PreparedOutcomes
     usages: list[Usage | None] = []
     if isinstance(records, (str, bytes, Mapping, Outcome)):
         raise ConfigurationError("fit() takes an iterable of outcomes, e.g. a list")
-    cache: dict[tuple[Any, ...], tuple[np.ndarray, int]] = {}
     for i, record in enumerate(records):
         try:
             item = as_outcome(record)
@@ -132,15 +133,8 @@ def prepare_outcomes(router: Router, records: Iterable[Any]) -> PreparedOutcomes
                 raise ConfigurationError(
                     "an outcome needs request= or features= (to warm start from a decision "
                     "log, write it with Router(log=..., log_features=True))")
-            # an eval set repeats each request once per arm: featurise it once
-            key = _request_key(item)
-            hit = cache.get(key) if key is not None else None
-            if hit is None:
-                hit = router.context_vector(item.request, item.features, item.input_tokens,
-                                            item.context)
-                if key is not None:
-                    cache[key] = hit
-            x, n_tokens = hit
+            x, n_tokens = router.context_vector(item.request, item.features, item.input_tokens,
+                                                item.context)
         except UniScaleError as exc:
             raise type(exc)(f"outcome #{i}: {exc}") from None
         arms.append(arm)
@@ -157,25 +151,35 @@ def prepare_outcomes(router: Router, records: Iterable[Any]) -> PreparedOutcomes
                             np.array(tokens, dtype=np.int64), costs, usages)
 
 
-def _request_key(item: Outcome) -> tuple[Any, ...] | None:
-    """A hashable key of a text request's featurisation (``None``: do not cache)."""
-    if not isinstance(item.request, str) or item.features is not None:
-        return None
-    context = item.context
-    try:
-        side = None if context is None else tuple(sorted(dict(context).items()))
-        hash(side)
-    except (TypeError, ValueError):
-        return None
-    return (item.request, item.input_tokens, side)
-
-
-def fit_router(router: Router, records: Iterable[Any], *, baseline: bool = True) -> int:
+def fit_router(router: Router, records: Iterable[Any], *, baseline: bool = True,
+               cross_validate: bool = True) -> int:
     """Learn ``records`` into ``router`` (all or nothing); see :meth:`Router.fit`."""
     batch = prepare_outcomes(router, records)
+    _learn_costs(router, batch)
+    eval_set = _is_eval_set(batch)
+    wanted = eval_set and (cross_validate or (baseline and router.guard is None))
+    check = _check(router, batch, choose=cross_validate) if wanted else None
+    if check is not None and cross_validate:
+        policy = router.policy
+        if check.hybrid != policy.hybrid and policy.updates == 0:
+            router.policy = _fresh_policy(router, check.hybrid, check.ridge)
+        else:
+            policy.arm_ridge *= check.ridge / policy.ridge  # keeps a configured ratio
+            policy.ridge = check.ridge  # add_batch re-factorises with it
+    with SerialBlas(router.policy.blas_threads):
+        router.policy.add_batch(batch.slots, batch.X, batch.scores, batch.weights)
+    router.stats["fitted"] = router.stats.get("fitted", 0) + len(batch.arms)
+    if check is not None:
+        router.stats["eval_set"] = _summary(check)
+    _start_pacer(router, batch)
+    if baseline and router.guard is None and eval_set:
+        _keep_best_arm(router, batch, check)
+    return len(batch.arms)
+
+
+def _learn_costs(router: Router, batch: PreparedOutcomes) -> None:
     # the token model learns every record in one pass; BLAS on the policy's threads
     with SerialBlas(router.policy.blas_threads), router.costs.batch():
-        router.policy.add_batch(batch.slots, batch.X, batch.scores, batch.weights)
         for i, arm in enumerate(batch.arms):
             usage, usd = batch.usages[i], batch.costs[i]
             x, tokens = batch.X[i], int(batch.tokens[i])
@@ -185,14 +189,109 @@ def fit_router(router: Router, records: Iterable[Any], *, baseline: bool = True)
                                      request_tokens=tokens, x=x)
             elif usd is not None:
                 router.costs.observe_cost(arm, usd, tokens, x)
-    router.stats["fitted"] = router.stats.get("fitted", 0) + len(batch.arms)
-    _start_pacer(router, batch)
-    if baseline and router.guard is None:
-        _keep_best_arm(router, batch)
-    return len(batch.arms)
 
 
-def _keep_best_arm(router: Router, batch: PreparedOutcomes) -> None:
+def _is_eval_set(batch: PreparedOutcomes) -> bool:
+    """Several arms recorded on most requests (an eval set, not a decision log)."""
+    if len(batch.arms) == 0:
+        return False
+    _, per_request = np.unique(batch.X, axis=0, return_counts=True)
+    return float(np.median(per_request)) >= 2
+
+
+def _record_costs(router: Router, batch: PreparedOutcomes) -> np.ndarray:
+    """USD of each record: observed, else billed from its usage, else predicted."""
+    cost = np.array([np.nan if c is None else c for c in batch.costs], dtype=float)
+    for i in np.flatnonzero(np.isnan(cost)):
+        usage = batch.usages[i]
+        arm = batch.arms[i]
+        cost[i] = router.costs.observed_cost(arm.model, usage) if usage is not None \
+            else router.costs.predict(arm, int(batch.tokens[i]), batch.X[i])
+    return cost
+
+
+def _check(router: Router, batch: PreparedOutcomes, *, choose: bool, folds: int = 5
+           ) -> EvalSetCheck | None:
+    """Cross-validate the eval set (see :mod:`uniscale.evalcheck`).
+
+    With ``choose``, the ridge prior and the sharing are chosen; otherwise the router's
+    own settings are only evaluated.
+    """
+    X, first, request = np.unique(batch.X, axis=0, return_index=True, return_inverse=True)
+    request = np.asarray(request).reshape(-1)
+    R = len(X)
+    if R < 2 or len(batch.arms) == 0:
+        return None
+    fold_of = np.arange(R) % min(folds, R)
+    keys = sorted({a.key for a in batch.arms})
+    index = {k: j for j, k in enumerate(keys)}
+    arm_of = {a.key: a for a in batch.arms}
+    col = np.array([index[a.key] for a in batch.arms], dtype=np.int64)
+    lam = router.pacer.lam
+    value = np.full((R, len(keys)), np.nan)
+    value[request, col] = batch.scores - lam * _record_costs(router, batch)
+    cost = np.stack([router.costs.predict_all([arm_of[k] for k in keys],
+                                              int(batch.tokens[i]), batch.X[i])
+                     for i in first])
+    with SerialBlas(router.policy.blas_threads):  # many small factorisations
+        ridge, errors = (choose_ridge(X, request, col, batch.scores, batch.weights,
+                                      len(keys), fold_of) if choose
+                         else (router.policy.ridge, {}))
+        sharing = (True, False) if choose and router.policy.hybrid else (router.policy.hybrid,)
+        held = {h: held_out_reward(value, _held_out_quality(router, batch, X, request,
+                                                            fold_of, keys, ridge, h)
+                                   - lam * cost, fold_of) for h in sharing}
+    # the configured sharing, unless the other is clearly better held out
+    hybrid = router.policy.hybrid
+    if len(held) == 2 and held[False].beats(held[True]):
+        hybrid = False
+    best = held[hybrid]
+    count = (~np.isnan(value)).sum(0)
+    overall = np.nanmean(np.where(count >= 0.9 * count.max(), value, -np.inf), axis=0)
+    return EvalSetCheck(
+        ridge, errors, hybrid, {"hybrid" if h else "disjoint": held[h].model_reward
+                                for h in sharing},
+        best.model_reward, keys[int(np.argmax(overall))], best.best_arm_reward,
+        best.advantage, best.stderr, best.advantage > 2.0 * best.stderr)
+
+
+def _fresh_policy(router: Router, hybrid: bool, ridge: float) -> LinUCB:
+    """An empty policy like the router's, with ``hybrid`` and prior ``ridge``."""
+    policy = router.policy
+    config = policy.config()
+    config.update(hybrid=hybrid, ridge=ridge, arm_ridge=policy.arm_ridge * ridge / policy.ridge)
+    fresh = LinUCB(**config)
+    for k, key in enumerate(policy.slots):
+        fresh.add_slot(key, dict(zip(policy.columns, policy.desc[k], strict=True)))
+    return fresh
+
+
+def _held_out_quality(router: Router, batch: PreparedOutcomes, X: np.ndarray,
+                      request: np.ndarray, fold_of: np.ndarray, keys: list[str],
+                      ridge: float, hybrid: bool) -> np.ndarray:
+    """``(R, A)`` quality of each arm on each request, by a policy fitted without its fold."""
+    out = np.zeros((len(X), len(keys)))
+    rec_fold = fold_of[request]
+    for f in np.unique(fold_of):
+        policy = _fresh_policy(router, hybrid, ridge)
+        train = rec_fold != f
+        policy.add_batch(batch.slots[train], batch.X[train], batch.scores[train],
+                         batch.weights[train])
+        slots = np.array([policy.slot(k) for k in keys], dtype=np.int64)
+        for r in np.flatnonzero(fold_of == f):
+            out[r] = policy.estimate(X[r], slots)[0]
+    return out
+
+
+def _summary(check: EvalSetCheck) -> dict[str, Any]:
+    return {"ridge": check.ridge, "hybrid": check.hybrid, "held_out": dict(check.held_out),
+            "model_reward": check.model_reward, "best_arm": check.best_arm,
+            "best_arm_reward": check.best_arm_reward, "advantage": check.advantage,
+            "stderr": check.stderr, "routing_pays": check.routing_pays}
+
+
+def _keep_best_arm(router: Router, batch: PreparedOutcomes, check: EvalSetCheck | None
+                   ) -> None:
     """Make the eval set's best single arm a baseline the router leaves only when sure.
 
     Only for an eval set (several arms recorded on most requests). The best arm is the
@@ -207,15 +306,10 @@ def _keep_best_arm(router: Router, batch: PreparedOutcomes) -> None:
     from .conservative import ConservativeGuard
     from .objective import Budget
 
-    _, per_request = np.unique(batch.X, axis=0, return_counts=True)
-    if len(per_request) == 0 or float(np.median(per_request)) < 2:
-        return  # bandit feedback (a decision log), not an eval set
-    cost = np.array([np.nan if c is None else c for c in batch.costs], dtype=float)
-    for i in np.flatnonzero(np.isnan(cost)):
-        usage = batch.usages[i]
-        arm = batch.arms[i]
-        cost[i] = router.costs.observed_cost(arm.model, usage) if usage is not None \
-            else router.costs.predict(arm, int(batch.tokens[i]), batch.X[i])
+    objective = router.pacer.objective
+    if check is not None and check.routing_pays and not isinstance(objective, Budget):
+        return
+    cost = _record_costs(router, batch)
     keys = sorted({a.key for a in batch.arms})
     index = {k: j for j, k in enumerate(keys)}
     col = np.array([index[a.key] for a in batch.arms])
@@ -223,7 +317,6 @@ def _keep_best_arm(router: Router, batch: PreparedOutcomes) -> None:
     served = n >= 0.9 * n.max()  # arms that served (nearly) every request
     mean_q = np.bincount(col, batch.scores, len(keys)) / np.maximum(n, 1)
     mean_c = np.bincount(col, cost, len(keys)) / np.maximum(n, 1)
-    objective = router.pacer.objective
     if isinstance(objective, Budget):
         fits = served & (mean_c <= objective.per_request)
         if not fits.any():

@@ -333,7 +333,7 @@ class Router(Invoking, Persisting):
                            request_tokens=request_tokens)
 
     def fit(self, records: Iterable[Outcome | Mapping[str, Any]], *,
-            keep_best_arm: bool = True) -> int:
+            keep_best_arm: bool = True, cross_validate: bool = True) -> int:
         """Warm start from outcomes recorded offline (an eval set, or a decision log).
 
         Every record is checked before anything is learned: a bad record raises the
@@ -341,22 +341,31 @@ class Router(Invoking, Persisting):
         router unchanged. The records are added to the bandit's sums in one batch, and
         their usage or cost teaches the cost model.
 
-        With an eval set (several arms recorded per request) and no ``baseline=`` of
-        your own, the eval set's best single arm becomes a conservative baseline: the
-        router serves another arm only while its pessimistic estimate keeps the running
-        reward within 2% of that arm's (``router.guard``; set it to ``None`` to explore
-        freely). Under a :class:`Budget`, λ starts where the fitted model spends the
-        budget on the eval set's requests.
+        An eval set (several arms recorded per request) is first cross-validated
+        (5 folds over its requests, see :mod:`uniscale.evalcheck`): the ridge prior
+        becomes the one of least held-out error, evidence sharing is turned off when a
+        fresh router (no feedback yet) does clearly better without it, and the router's
+        own model serves each held-out fold greedily against the best single arm.
+        Unless that model clearly beats the arm (``router.stats["eval_set"]`` has the
+        figures), and with no ``baseline=`` of your own, the eval set's best single arm
+        becomes a conservative baseline: the router serves another arm only while its
+        pessimistic estimate keeps the running reward within 2% of that arm's
+        (``router.guard``; set it to ``None`` to explore freely). Under a
+        :class:`Budget` the baseline is always kept and λ starts where the fitted model
+        spends the budget on the eval set's requests.
 
         Args:
             records: :class:`Outcome` records, or mappings with the same keys.
             keep_best_arm: Make the eval set's best single arm a baseline (see above).
+            cross_validate: Let the eval set choose the ridge prior and the sharing
+                (False keeps the router's settings).
 
         Returns:
             The number of records learned.
         """
         with self._lock:
-            return fit_router(self, records, baseline=keep_best_arm)
+            return fit_router(self, records, baseline=keep_best_arm,
+                              cross_validate=cross_validate)
 
     def tune(self, records: Iterable[Outcome | Mapping[str, Any]], *,
              alphas: Sequence[float] = (0.1, 0.3, 1.0), hybrid: Sequence[bool] = (True, False),
