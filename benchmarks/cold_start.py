@@ -76,7 +76,8 @@ def main(seeds: int, steps: int, workloads: Sequence[str], variants: Sequence[di
                     fixeds.append(fixed)
                 d_tail = np.array(tails) - np.array(fixeds)
                 ci = 1.96 * d_tail.std(ddof=1) / np.sqrt(seeds) if seeds > 1 else float("nan")
-                label = ", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults"
+                label = ", ".join(f"{k}={getattr(v, 'dim', v)}" for k, v in settings.items()
+                                  ) or "defaults"
                 print(f"{name:<11} {wtp:>6} {label:<24} {np.mean(tails):7.3f} "
                       f"{np.mean(wholes):7.3f} {np.mean(fixeds):7.3f} {d_tail.mean():+8.3f} "
                       f"{ci:6.3f} {np.mean(wholes) - np.mean(fixeds):+8.3f}", flush=True)
@@ -86,7 +87,10 @@ def _variant(text: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in filter(None, text.split(",")):
         key, value = item.split("=")
-        out[key] = value == "1" if key == "hybrid" else float(value)
+        if key == "dim":  # the hashing featurizer's width
+            out["featurizer"] = us.HashingFeaturizer(int(value))
+        else:
+            out[key] = value == "1" if key == "hybrid" else float(value)
     return out
 
 
@@ -96,7 +100,7 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--workloads", default="topics,categories")
     parser.add_argument("--variant", action="append", default=None,
-                        help="router settings, e.g. alpha=0.3,ridge=3 (repeatable; "
+                        help="router settings, e.g. alpha=0.3,ridge=3,dim=32 (repeatable; "
                              "default: the router's defaults)")
     args = parser.parse_args()
     main(args.seeds, args.steps, args.workloads.split(","),

@@ -84,3 +84,15 @@ def test_fit_speed_prints_both_ways_and_their_ratio() -> None:
     assert "240 records (20 prompts x 12 arms)" in out
     for row in ("fit(records)", "live decide/observe/feedback", "ratio live / fit"):
         assert any(line.startswith(row) for line in out.splitlines()), (row, out)
+
+
+def test_cold_start_prints_the_router_against_the_best_fixed_arm() -> None:
+    out = run_script("cold_start.py", "--seeds", "1", "--steps", "60",
+                     "--workloads", "topics,categories", "--variant", "alpha=0.5,dim=32")
+    rows = [line.split() for line in out.splitlines()[2:]]
+    assert {(r[0], r[1]) for r in rows} == {("topics", "0.005"), ("topics", "0.02"),
+                                            ("categories", "0.01"), ("categories", "0.05")}
+    for row in rows:
+        assert row[2:4] == ["alpha=0.5,", "featurizer=32"]
+        tail, whole, fixed, delta = map(float, row[4:8])
+        assert delta == pytest.approx(tail - fixed, abs=2e-3)
