@@ -96,3 +96,4 @@ def test_cold_start_prints_the_router_against_the_best_fixed_arm() -> None:
         assert row[2:4] == ["alpha=0.5,", "featurizer=32"]
         tail, whole, fixed, delta = map(float, row[4:8])
         assert delta == pytest.approx(tail - fixed, abs=2e-3)
+        assert float(row[9]) == pytest.approx(whole - fixed, abs=2e-3)

@@ -272,6 +272,8 @@ def _stats(meta: Mapping[str, Any]) -> None:
                 _int(count, f"stats.failures[{arm!r}]")
         elif name in ("failed_cost",):
             _num(value, f"stats.{name}", 0.0)
+        elif name == "eval_set":  # what fit() found on an eval set (a report)
+            _dict(value, "stats.eval_set")
         else:  # counters (decisions, feedback, evicted, fitted, ...)
             _int(value, f"stats.{_str(name, 'stats key')}")
     _dict(meta.get("rng"), "rng")
