@@ -74,8 +74,9 @@ def decide_arms(router: Router, x: np.ndarray, tokens: int, arms: list[Arm], *,
     guard = router.guard
     if guard is not None and len(arms) > 1:
         reward = mean - lam * costs
-        safe = guard.choose([a.key for a in arms], reward, reward - guard.confidence * width,
-                            pick)
+        value = mean if guard.quality_only else reward
+        safe = guard.choose([a.key for a in arms], value, value - guard.confidence * width,
+                            pick, prefer=reward)
         if safe != pick:
             pick, propensity = safe, 1.0
     decision = Decision(

@@ -44,9 +44,12 @@ class Budget:
     ``μ ← max(0, μ + step · (cost − target) / per_request)`` with ``λ = μ / per_request``,
     where the target of each request also repays what was over- or under-spent so far
     over the next ``horizon`` requests: ``target = per_request − deficit / horizon``,
-    ``deficit = spent − per_request · requests``. Plain dual ascent settles with a
-    standing deficit (μ itself is the integral of the error); repaying it makes the
-    running mean converge to the target instead of drifting a few per cent off it.
+    ``deficit`` = USD spent beyond ``per_request`` per request so far. Plain dual ascent
+    settles with a standing deficit (μ itself is the integral of the error); repaying it
+    makes the cumulative spend converge to the budget instead of drifting a few per cent
+    off it. What a request leaves unspent while μ is already 0 is not owed: the arms
+    the router wants cost less than the budget, so that money could not have been spent,
+    and a later change (a dearer arm, a lower price) must not be paid for by overspending.
 
     Attributes:
         per_request: Target mean USD per request.
@@ -91,6 +94,7 @@ class Pacer:
         self.multiplier = objective.initial_multiplier if isinstance(objective, Budget) else 1.0
         self.spent = 0.0
         self.requests = 0
+        self.deficit = 0.0
 
     @property
     def lam(self) -> float:
@@ -101,18 +105,23 @@ class Pacer:
 
     def charge(self, cost: float, *, new_request: bool) -> None:
         """Account ``cost`` USD (a prediction at decide time or a later correction)."""
-        budget = self.objective if isinstance(self.objective, Budget) else None
-        target = 0.0
-        if budget is not None and new_request:
-            deficit = self.spent - budget.per_request * self.requests
-            target = min(max(budget.per_request - deficit / budget.horizon, 0.0),
-                         3.0 * budget.per_request)
         self.spent += cost
         if new_request:
             self.requests += 1
-        if budget is not None:
-            step = budget.step * (cost - target) / budget.per_request
-            self.multiplier = max(0.0, self.multiplier + step)
+        budget = self.objective
+        if not isinstance(budget, Budget):
+            return
+        target = 0.0
+        owed = cost
+        if new_request:
+            target = min(max(budget.per_request - self.deficit / budget.horizon, 0.0),
+                         3.0 * budget.per_request)
+            owed -= budget.per_request
+        if owed < 0 and self.multiplier == 0.0:
+            owed = 0.0  # no cost weight left: what is unspent could not be spent
+        self.deficit += owed
+        step = budget.step * (cost - target) / budget.per_request
+        self.multiplier = max(0.0, self.multiplier + step)
 
     @property
     def mean_cost(self) -> float:
@@ -121,10 +130,15 @@ class Pacer:
 
     def state(self) -> dict[str, Any]:
         """JSON-ready state."""
-        return {"multiplier": self.multiplier, "spent": self.spent, "requests": self.requests}
+        return {"multiplier": self.multiplier, "spent": self.spent, "requests": self.requests,
+                "deficit": self.deficit}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state`."""
+        """Restore :meth:`state` (without ``deficit``: the one its totals imply)."""
         self.multiplier = float(state["multiplier"])
         self.spent = float(state["spent"])
         self.requests = int(state["requests"])
+        deficit = state.get("deficit")
+        if deficit is None and isinstance(self.objective, Budget):
+            deficit = self.spent - self.objective.per_request * self.requests
+        self.deficit = float(deficit or 0.0)

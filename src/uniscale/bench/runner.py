@@ -8,7 +8,7 @@ its replayed score comes back through :meth:`Router.feedback`, as in a user's ap
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -191,8 +191,7 @@ def _apply_phase(router: Router, ctx: Context, phase: Phase, objective: Objectiv
         router.set_price(model, Price(base.input * factor, base.output * factor))
         arm_scale[env.arm_model == model] = factor
     if isinstance(objective, Budget):
-        shifted = Budget(objective.per_request * phase.budget_scale, step=objective.step,
-                         initial_multiplier=objective.initial_multiplier)
+        shifted = replace(objective, per_request=objective.per_request * phase.budget_scale)
         router.objective = shifted
         router.pacer.objective = shifted  # keeps the learned multiplier: λ = μ / B
     for i, arm in enumerate(env.arms):

@@ -1,0 +1,129 @@
+"""How exactly ``Budget(per_request=B)`` is met, and at what quality.
+
+Run: python benchmarks/budget.py [--seeds N] [--steps N] [--tables date_mot,...] [--cold]
+
+On both synthetic workloads (``uniscale.testing.synthetic`` and ``.topics``, cold start,
+``--steps`` requests) and on replay tables of ``../shared/data`` (``--tables``; warm start
+unless ``--cold``), it prints for each: the budget B, the mean spend of ``uniscale`` and
+its error against B, its quality, and the quality of the best fixed arm whose cost fits B
+(chosen on the train split for a replay table; on expected values for a synthetic one).
+A replay table's B lies between the cheapest and the dearest arm of its train split's
+quality-cost hull (their geometric mean, as in ``uniscale demo``); ParetoBandit runs
+beside ``uniscale`` on the tables where it applies (paretobandit, routerbench). Every
+figure is the stream's mean over the seeds; nothing is tuned here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import uniscale as us
+from uniscale.testing.synthetic import SyntheticWorkload, run_online
+from uniscale.testing.topics import TopicWorkload
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+PEER_TABLES = ("paretobandit", "routerbench")
+LIMITS = {"faithful_cot": 2000}  # the full table has 10037 prompts x 112 pairs
+
+
+def _row(name: str, budget: float, spend: float, quality: float, fixed: float,
+         peer: tuple[float, float] | None = None) -> str:
+    text = (f"{name:<22} {budget:10.4g} {spend:10.4g} {100 * (spend / budget - 1):+7.2f}% "
+            f"{quality:8.3f} {fixed:9.3f}")
+    if peer is not None:
+        text += f"   paretobandit {peer[1]:.3f} at {100 * (peer[0] / budget - 1):+.2f}%"
+    return text
+
+
+def synthetic(seeds: int, steps: int, budget: float) -> str:
+    """``uniscale`` under a budget on :class:`SyntheticWorkload` (cold start)."""
+    spend, quality, fixed = [], [], []
+    for seed in range(seeds):
+        workload = SyntheticWorkload(rng=np.random.default_rng(100 + seed))
+        arms = workload.arms()
+        router = us.Router(arms, workload.prices, us.Budget(per_request=budget),
+                           workload.backends(), seed=seed)
+        trace = run_online(workload, router, steps, 1.0)
+        spend.append(float(np.mean(trace.cost)))
+        quality.append(float(np.mean(trace.quality)))
+        fixed.append(max(np.mean([workload.expected_quality(c, a) for c in workload.categories])
+                         for a in arms if workload.expected_cost(a, 20) <= budget))
+    return _row("synthetic (cold)", budget, float(np.mean(spend)), float(np.mean(quality)),
+                float(np.mean(fixed)))
+
+
+def topics(seeds: int, steps: int) -> str:
+    """``uniscale`` under a budget on :class:`TopicWorkload` (cold start)."""
+    spend, quality, fixed, budgets = [], [], [], []
+    for seed in range(seeds):
+        workload = TopicWorkload(seed=seed)
+        arms = list(workload.arms())
+        tokens = 4  # ~ a prompt of ten short words
+        cost = np.array([[workload.expected_cost(t, a, tokens) for a in arms]
+                         for t in workload.topics]).mean(0)
+        budget = float(np.sqrt(cost.min() * cost.max()))
+        quality_of = {(t.name, a.key): workload.expected_quality(t, a)
+                      for t in workload.topics for a in arms}
+        router = us.Router(workload.arms(), workload.prices, us.Budget(per_request=budget),
+                           workload.backends(), seed=seed)
+        got_cost, got_quality = [], []
+        for _ in range(steps):
+            prompt, topic = workload.prompt()
+            result = router.invoke(prompt)
+            router.feedback(result.decision.id, workload.score(result.text))
+            got_cost.append(result.cost)
+            got_quality.append(quality_of[(topic.name, result.decision.arm.key)])
+        spend.append(float(np.mean(got_cost)) / budget)
+        quality.append(float(np.mean(got_quality)))
+        affordable = [i for i in range(len(arms)) if cost[i] <= budget]
+        fixed.append(max(np.mean([quality_of[(t.name, arms[i].key)] for t in workload.topics])
+                         for i in affordable))
+        budgets.append(budget)
+    budget = float(np.mean(budgets))
+    return _row("topics (cold)", budget, float(np.mean(spend)) * budget,
+                float(np.mean(quality)), float(np.mean(fixed)))
+
+
+def replay(table: str, seeds: int, warm: bool) -> str:
+    """``uniscale`` (and ParetoBandit where it applies) under a budget on a replay table."""
+    from uniscale.bench.command import default_policies, prepare
+    from uniscale.bench.demo import _budget_target
+    from uniscale.bench.report import run_bench, tradeoff_points
+
+    ctx = prepare(SHARED / f"{table}.jsonl.gz", limit=LIMITS.get(table))
+    budget = _budget_target(tradeoff_points(ctx))
+    peer = table in PEER_TABLES and "paretobandit" in default_policies()
+    policies: tuple[str, ...] = ("uniscale", "paretobandit") if peer else ("uniscale",)
+    result = run_bench(ctx, us.Budget(per_request=budget), list(range(seeds)),
+                       policies=policies, warm_start=warm)
+    s: Any = result.policies
+    other = (s["paretobandit"].cost, s["paretobandit"].quality) if peer else None
+    return _row(f"{table} ({'warm' if warm else 'cold'})", budget, s["uniscale"].cost,
+                s["uniscale"].quality, s["best-fixed"].quality, other)
+
+
+def main(seeds: int, steps: int, tables: list[str], cold: bool) -> None:
+    """Print one row per workload."""
+    print(f"{'workload':<22} {'budget':>10} {'spend':>10} {'error':>8} {'quality':>8} "
+          f"{'affordable':>9}")
+    if steps:
+        print(synthetic(seeds, steps, 0.003), flush=True)
+        print(topics(seeds, steps), flush=True)
+    for table in tables:
+        print(replay(table, seeds, warm=not cold), flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=4000,
+                        help="requests per synthetic run (0: skip the synthetic workloads)")
+    parser.add_argument("--tables", default="",
+                        help="comma-separated replay tables, e.g. paretobandit,routerbench")
+    parser.add_argument("--cold", action="store_true", help="replay tables without warm start")
+    args = parser.parse_args()
+    main(args.seeds, args.steps, [t for t in args.tables.split(",") if t], args.cold)
