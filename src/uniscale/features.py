@@ -6,7 +6,7 @@ import itertools
 import math
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -56,6 +56,18 @@ def _count_chars(text: str) -> tuple[int, int, int, int]:
     if any(hint in text for hint in _CODE_HINTS):
         code += len(_CODE_WORDS.findall(text))
     return digits, upper, symbols, code
+
+
+def _missing(found: list[int | None]) -> Iterator[int]:
+    """Positions of ``None`` in ``found`` (cache misses), scanned in C, not per item."""
+    i = 0
+    while True:
+        try:
+            i = found.index(None, i)
+        except ValueError:
+            return
+        yield i
+        i += 1
 
 
 @runtime_checkable
@@ -121,23 +133,20 @@ class HashingFeaturizer:
         self._codes[token] = code
         return code
 
-    def _unigrams(self, words: list[str]) -> list[int]:
+    def _unigrams(self, words: list[str]) -> list[int | None]:
         found = list(map(self._codes.get, words))
-        if None in found:
-            found = [self._hash(w) if c is None else c for w, c in zip(words, found,
-                                                                      strict=True)]
-        return found  # type: ignore[return-value]
+        for i in _missing(found):
+            found[i] = self._hash(words[i])
+        return found
 
-    def _bigrams(self, pairs: list[tuple[str, str]]) -> list[int]:
+    def _bigrams(self, pairs: list[tuple[str, str]]) -> list[int | None]:
         """Codes of the bigrams ``"a b"``, remembered by the pair of words."""
         found = list(map(self._pairs.get, pairs))
-        if None in found:
+        for i in _missing(found):
             if len(self._pairs) >= _CACHE_SIZE:
                 self._pairs.clear()
-            for i, (pair, code) in enumerate(zip(pairs, found, strict=True)):
-                if code is None:
-                    found[i] = self._pairs[pair] = self._hash(" ".join(pair))
-        return found  # type: ignore[return-value]
+            found[i] = self._pairs[pairs[i]] = self._hash(" ".join(pairs[i]))
+        return found
 
     def _hashed(self, parts: list[str]) -> np.ndarray:
         """Signed bucket counts of the words and bigrams of ``"\n".join(parts)``.
@@ -151,7 +160,7 @@ class HashingFeaturizer:
         for part in parts:
             times[part] = times.get(part, 0) + 1
         words = {part: _WORD.findall(part.lower()) for part in times}
-        found: list[int] = []
+        found: list[int | None] = []
         weight: list[int] = []
         for part, k in times.items():
             codes = self._unigrams(words[part])
