@@ -44,6 +44,8 @@ class DemoTable:
         sweep_seeds: Seeds of the runs at the other W values of the frontier.
         axes: What its joint space combines (for the console).
         budget: Seeds of its run under a budget (the Budget panel; 0: none).
+        sweep_step: Every how many of the train hull's sweep W values a frontier run
+            is made (the sweep spans the hull's breakpoints; its ends are always run).
     """
 
     name: str
@@ -51,10 +53,11 @@ class DemoTable:
     sweep_seeds: int
     axes: str
     budget: int = 0
+    sweep_step: int = 2
 
 
 DEMO_TABLES = (
-    DemoTable("faithful_cot", 3, 1, "model x prompting strategy", budget=2),
+    DemoTable("faithful_cot", 3, 1, "model x prompting strategy", budget=2, sweep_step=3),
     DemoTable("game24_tot", 8, 2, "prompting strategy x n (best-of-n, exact checker)"),
     DemoTable("aqua_pot", 6, 2, "model x strategy x n"),
 )
@@ -89,7 +92,8 @@ def _table(spec: DemoTable, shipped: Path, args: argparse.Namespace
     ctx = prepare(shipped / f"{spec.name}.jsonl.gz", limit=args.limit)
     tp = tradeoff_points(ctx)
     wtp = float(tp["suggested"])
-    others = [float(w) for w in (tp["sweep"][1::3] if args.small else tp["sweep"][::2])]
+    grid = tp["sweep"][1::3] if args.small else tp["sweep"][::spec.sweep_step]
+    others = [float(w) for w in grid]
     seeds = list(range(_scaled(spec.seeds, args)))
     sweep_seeds = list(range(_scaled(spec.sweep_seeds, args)))
     budget_seeds = list(range(_scaled(spec.budget, args))) if spec.budget else []
