@@ -34,7 +34,7 @@ from .strategies import SelfConsistency, Single, Strategy
 if TYPE_CHECKING:
     from .router import Router
 
-__all__ = ["load_router", "save_router"]
+__all__ = ["load_router", "snapshot_router", "write_snapshot"]
 
 log = logging.getLogger("uniscale")
 
@@ -122,11 +122,6 @@ def _pending_items(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
         for item, x in zip(items, stacked, strict=True):
             item["x"] = x
     return items
-
-
-def save_router(router: Router, path: str) -> None:
-    """Write ``router``'s configuration and learned state to ``path``."""
-    write_snapshot(snapshot_router(router), path)
 
 
 def _strategy(config: Mapping[str, Any]) -> Strategy:
