@@ -135,63 +135,79 @@ class HashingFeaturizer:
 
     def _unigrams(self, words: list[str]) -> list[int | None]:
         found = list(map(self._codes.get, words))
-        for i in _missing(found):
-            found[i] = self._hash(words[i])
+        if None in found:  # scanned in C: the common all-hit case raises nothing
+            for i in _missing(found):
+                found[i] = self._hash(words[i])
         return found
 
     def _bigrams(self, pairs: list[tuple[str, str]]) -> list[int | None]:
         """Codes of the bigrams ``"a b"``, remembered by the pair of words."""
         found = list(map(self._pairs.get, pairs))
-        for i in _missing(found):
-            if len(self._pairs) >= _CACHE_SIZE:
-                self._pairs.clear()
-            found[i] = self._pairs[pairs[i]] = self._hash(" ".join(pairs[i]))
+        if None in found:
+            for i in _missing(found):
+                if len(self._pairs) >= _CACHE_SIZE:
+                    self._pairs.clear()
+                found[i] = self._pairs[pairs[i]] = self._hash(" ".join(pairs[i]))
         return found
 
-    def _hashed(self, parts: list[str]) -> np.ndarray:
+    def _hashed(self, parts: list[str], times: dict[str, int]) -> np.ndarray:
         """Signed bucket counts of the words and bigrams of ``"\n".join(parts)``.
 
         Joining by a newline never merges or splits a token, so the text's tokens are
         its parts' tokens in order, plus the bigrams across part boundaries: each
-        distinct part is tokenised once and counted as often as it occurs (the last
-        user turn is always a repeat). Counts are small integers: the sums are exact.
+        distinct part (``times`` counts how often each occurs) is tokenised once and
+        counted as often as it occurs (the last user turn is always a repeat). Codes are
+        grouped by that multiplicity and counted in integers, one ``bincount`` per group
+        (usually one): the counts are exact, so the vector is the same to the bit as
+        summing weighted floats.
         """
-        times: dict[str, int] = {}
-        for part in parts:
-            times[part] = times.get(part, 0) + 1
         words = {part: _WORD.findall(part.lower()) for part in times}
-        found: list[int | None] = []
-        weight: list[int] = []
+        groups: dict[int, list[int | None]] = {}
         for part, k in times.items():
             codes = self._unigrams(words[part])
             if self.ngrams == 2:
                 codes += self._bigrams(list(itertools.pairwise(words[part])))
-            found += codes
-            weight += [k] * len(codes)
-        if self.ngrams == 2:  # bigrams across boundaries (empty parts are skipped)
-            ends = [w for w in (words[p] for p in parts) if w]
-            across = [(a[-1], b[0]) for a, b in itertools.pairwise(ends)]
-            found += self._bigrams(across)
-            weight += [1] * len(across)
-        counts = np.bincount(np.array(found, dtype=np.intp),
-                             weights=np.array(weight, dtype=float),
-                             minlength=2 * self._buckets)
-        return counts[0::2] - counts[1::2]  # positive minus negative signs
+            group = groups.get(k)
+            if group is None:
+                groups[k] = codes
+            else:
+                group += codes
+        if self.ngrams == 2 and len(parts) > 1:  # bigrams across boundaries (empty parts
+            ends = [w for w in (words[p] for p in parts) if w]  # are skipped)
+            across = self._bigrams([(a[-1], b[0]) for a, b in itertools.pairwise(ends)])
+            groups.setdefault(1, []).extend(across)
+        size = 2 * self._buckets
+        counts = None
+        for k, codes in groups.items():
+            found = np.bincount(np.array(codes, dtype=np.intp), minlength=size)
+            if k != 1:
+                found *= k
+            if counts is None:
+                counts = found
+            else:
+                counts += found
+        assert counts is not None  # parts is never empty
+        return (counts[0::2] - counts[1::2]).astype(float)  # positive minus negative signs
 
     def transform(self, messages: Sequence[Message]) -> np.ndarray:
         """Hash the conversation into a unit vector of length :attr:`dim`."""
         parts = [m.content for m in messages]
         parts.append(next((m.content for m in reversed(messages) if m.role == "user"), ""))
         text = "\n".join(parts)  # what _text_of(messages) is
+        times: dict[str, int] = {}
+        for part in parts:
+            times[part] = times.get(part, 0) + 1
         vec = np.empty(self.dim)
-        hashed = self._hashed(parts)
+        hashed = self._hashed(parts, times)
         square = float(hashed.dot(hashed))  # np.linalg.norm is sqrt(x·x), to the bit
         vec[:self._buckets] = hashed / math.sqrt(square) if square > 0 else hashed
         chars = max(len(text), 1)
         stripped = text.lower().strip()
-        counts = {part: _count_chars(part) for part in set(parts)}
-        digits, upper, symbols, code = (sum(c) for c in zip(*map(counts.__getitem__, parts),
-                                                             strict=True))
+        digits = upper = symbols = code = 0
+        for part, k in times.items():  # integer counts: the same as summing per part
+            d, u, m, c = _count_chars(part)
+            digits, upper, symbols, code = (digits + k * d, upper + k * u,
+                                            symbols + k * m, code + k * c)
         vec[self._buckets:] = (
             1.0,
             math.log1p(len(text)) / 10.0,
