@@ -134,39 +134,49 @@ class HashingFeaturizer:
         return code
 
     def _unigrams(self, words: list[str]) -> list[int | None]:
+        try:  # every word cached: one C loop, nothing to scan
+            return list(map(self._codes.__getitem__, words))
+        except KeyError:
+            pass
         found = list(map(self._codes.get, words))
-        if None in found:  # scanned in C: the common all-hit case raises nothing
-            for i in _missing(found):
-                found[i] = self._hash(words[i])
+        for i in _missing(found):
+            found[i] = self._hash(words[i])
         return found
+
+    def _word_bigrams(self, words: list[str]) -> list[int | None]:
+        """Codes of the bigrams of consecutive ``words``."""
+        try:  # every pair cached: no list of pairs is built
+            return list(map(self._pairs.__getitem__, itertools.pairwise(words)))
+        except KeyError:
+            return self._bigrams(list(itertools.pairwise(words)))
 
     def _bigrams(self, pairs: list[tuple[str, str]]) -> list[int | None]:
         """Codes of the bigrams ``"a b"``, remembered by the pair of words."""
         found = list(map(self._pairs.get, pairs))
-        if None in found:
-            for i in _missing(found):
-                if len(self._pairs) >= _CACHE_SIZE:
-                    self._pairs.clear()
-                found[i] = self._pairs[pairs[i]] = self._hash(" ".join(pairs[i]))
+        for i in _missing(found):
+            if len(self._pairs) >= _CACHE_SIZE:
+                self._pairs.clear()
+            found[i] = self._pairs[pairs[i]] = self._hash(" ".join(pairs[i]))
         return found
 
-    def _hashed(self, parts: list[str], times: dict[str, int]) -> np.ndarray:
+    def _hashed(self, parts: list[str], times: dict[str, int], lowered: dict[str, str]
+                ) -> np.ndarray:
         """Signed bucket counts of the words and bigrams of ``"\n".join(parts)``.
 
         Joining by a newline never merges or splits a token, so the text's tokens are
         its parts' tokens in order, plus the bigrams across part boundaries: each
         distinct part (``times`` counts how often each occurs) is tokenised once and
-        counted as often as it occurs (the last user turn is always a repeat). Codes are
-        grouped by that multiplicity and counted in integers, one ``bincount`` per group
-        (usually one): the counts are exact, so the vector is the same to the bit as
-        summing weighted floats.
+        counted as often as it occurs (the last user turn is always a repeat; ``lowered``
+        maps each to its lower case). Codes are grouped by that multiplicity and counted
+        in integers, one ``bincount`` per group (usually one): the counts are exact, so
+        the vector is the same to the bit as summing weighted floats.
         """
-        words = {part: _WORD.findall(part.lower()) for part in times}
+        words = {part: _WORD.findall(lowered[part]) for part in times}
         groups: dict[int, list[int | None]] = {}
         for part, k in times.items():
             codes = self._unigrams(words[part])
             if self.ngrams == 2:
-                codes += self._bigrams(list(itertools.pairwise(words[part])))
+                codes += self._word_bigrams(words[part])
             group = groups.get(k)
             if group is None:
                 groups[k] = codes
@@ -198,11 +208,13 @@ class HashingFeaturizer:
         for part in parts:
             times[part] = times.get(part, 0) + 1
         vec = np.empty(self.dim)
-        hashed = self._hashed(parts, times)
+        lowered = {part: part.lower() for part in times}
+        hashed = self._hashed(parts, times, lowered)
         square = float(hashed.dot(hashed))  # np.linalg.norm is sqrt(x·x), to the bit
         vec[:self._buckets] = hashed / math.sqrt(square) if square > 0 else hashed
         chars = max(len(text), 1)
-        stripped = text.lower().strip()
+        # lower() maps each part on its own: a newline ends a word (final sigma) either way
+        stripped = "\n".join(map(lowered.__getitem__, parts)).strip()
         digits = upper = symbols = code = 0
         for part, k in times.items():  # integer counts: the same as summing per part
             d, u, m, c = _count_chars(part)
