@@ -18,7 +18,7 @@ from .errors import (
     NoArmAllowedError,
     UniScaleError,
 )
-from .features import Featurizer
+from .features import Featurizer, HashingFeaturizer
 from .types import Message, as_messages
 from .validate import count
 
@@ -107,7 +107,10 @@ def context_of(featurizer: Featurizer, request: Any, features: Any, input_tokens
         raise ConfigurationError(
             f"the featurizer {type(featurizer).__name__} failed on this request "
             f"({type(exc).__name__}: {exc}): fix the featurizer or pass features=") from exc
-    x = _vector(raw, featurizer.dim, f"the output of {type(featurizer).__name__}")
+    if type(featurizer) is HashingFeaturizer:  # a fresh unit vector: nothing to check
+        x = raw
+    else:
+        x = _vector(raw, featurizer.dim, f"the output of {type(featurizer).__name__}")
     return x, estimate_tokens(messages) if tokens is None else tokens
 
 
