@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -142,3 +143,28 @@ def test_hashing_transform_equals_its_definition_bit_for_bit(dim: int, ngrams: i
         got = featurizer.transform([Message("user", text)])
         want = _hashing_reference(featurizer, _text_of([Message("user", text)]))
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba not installed")
+def test_compiled_hashing_matches_the_python_code_bit_for_bit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(7)
+    alphabet = list("abcXYZ019 \t\n\x0b\x0c\r\x1c\x1f+-*/=^%<>{};`!?.,'\x00\x7f")
+    texts = ["", " ", "?", TEXT, "what IS this?", "a\x1cb c\x1fd", "x => y ```"]
+    texts += ["".join(rng.choice(alphabet, size=int(rng.integers(1, 60))))
+              for _ in range(200)]
+    conversations = [[Message("user", t)] for t in texts]
+    conversations += [[Message("system", texts[i]), Message("user", texts[i + 1]),
+                       Message("assistant", texts[i + 2]), Message("user", texts[i + 3])]
+                      for i in range(0, 200, 4)]
+    conversations.append([Message("user", "Ünïcode stays on the Python path, ΣΑΣ?")])
+    for dim, ngrams, seed in ((16, 1, 0), (64, 2, 0), (200, 2, 5)):
+        fast = us.HashingFeaturizer(dim, ngrams=ngrams, seed=seed)
+        monkeypatch.setenv("UNISCALE_KERNEL", "numpy")
+        reference = us.HashingFeaturizer(dim, ngrams=ngrams, seed=seed)
+        want = [reference.transform(c) for c in conversations]
+        monkeypatch.delenv("UNISCALE_KERNEL")
+        got = [fast.transform(c) for c in conversations]
+        assert reference._compiled is None and fast._compiled is not None
+        for a, b in zip(want, got, strict=True):
+            assert a.tobytes() == b.tobytes()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
+import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -27,6 +29,29 @@ _UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _MATH = "+-*/=^%<>"
 _BRACES = "{};"
 _CACHE_SIZE = 1 << 16  # hashed tokens remembered per featurizer
+_KERNEL_ENV = "UNISCALE_KERNEL"  # "numpy": the Python code, as for the policy kernels
+_lock = threading.Lock()
+_loaded: list[Callable[[bytes, bytes, int, bool], np.ndarray] | None] = []
+
+
+def compiled_hashing() -> Callable[[bytes, bytes, int, bool], np.ndarray] | None:
+    """The compiled token hashing (numba, the ``uniscale[fast]`` extra) or ``None``.
+
+    ``None`` also when ``UNISCALE_KERNEL=numpy`` is set (read when a featurizer first
+    needs it). Imported on first use, never at import time.
+    """
+    if os.environ.get(_KERNEL_ENV, "").strip().lower() == "numpy":
+        return None
+    if not _loaded:
+        with _lock:
+            if not _loaded:
+                try:
+                    from ._hashing import signed_counts
+                except ImportError:  # numba missing or broken: the Python code
+                    _loaded.append(None)
+                else:
+                    _loaded.append(signed_counts)
+    return _loaded[0]
 
 
 def _classes() -> bytes:
@@ -123,6 +148,8 @@ class HashingFeaturizer:
         self._salt = str(self.seed).encode() + b"|"
         self._codes: dict[str, int] = {}
         self._pairs: dict[tuple[str, str], int] = {}
+        self._compiled: Callable[[bytes, bytes, int, bool], np.ndarray] | None = None
+        self._resolved = False  # _compiled looked up (on the first transform)
 
     def _hash(self, token: str) -> int:
         """Twice the token's bucket, plus one for a negative sign."""
@@ -209,7 +236,13 @@ class HashingFeaturizer:
             times[part] = times.get(part, 0) + 1
         vec = np.empty(self.dim)
         lowered = {part: part.lower() for part in times}
-        hashed = self._hashed(parts, times, lowered)
+        if not self._resolved:
+            self._compiled, self._resolved = compiled_hashing(), True
+        if self._compiled is not None and text.isascii():  # the same counts, compiled
+            hashed = self._compiled("\n".join(map(lowered.__getitem__, parts)).encode("ascii"),
+                                    self._salt, self._buckets, self.ngrams == 2)
+        else:
+            hashed = self._hashed(parts, times, lowered)
         square = float(hashed.dot(hashed))  # np.linalg.norm is sqrt(x·x), to the bit
         vec[:self._buckets] = hashed / math.sqrt(square) if square > 0 else hashed
         chars = max(len(text), 1)
