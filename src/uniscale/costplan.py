@@ -58,6 +58,7 @@ class CostPlan:
         # the affine form when nothing is read per prediction: usd = slope·tokens' + base
         self.slope = self.price_in * self.calls / 1_000_000
         self.base = self.price_out * self.key_out[self.key_index] * self.samples / 1_000_000
+        self.no_extra = not self.extra.any()  # max(tokens + 0, 0) is tokens itself
 
     @staticmethod
     def _counts(model: CostModel, arm: Arm) -> tuple[float, float]:
@@ -73,6 +74,8 @@ class CostPlan:
         if not self.early and not self.scored and (x is None
                                                    or model.output_model.dim is None):
             # nothing learned per context or per run: the cached affine form
+            if self.no_extra and input_tokens >= 0:
+                return self.slope * float(input_tokens) + self.base
             return self.slope * np.maximum(input_tokens + self.extra, 0.0) + self.base
         key_out = self.key_out
         if x is not None:

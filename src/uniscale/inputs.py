@@ -60,9 +60,10 @@ def bounded(x: np.ndarray) -> np.ndarray:
 def _vector(raw: Any, dim: int, what: str) -> np.ndarray:
     if dim and type(raw) is np.ndarray and raw.dtype == np.float64 and raw.shape == (dim,):
         x = raw.copy()
-        if max(x.max(), -x.min()) < 1e100:  # finite (NaN fails it), |x|² cannot overflow
-            # |x|² <= 1 + 1e-9 means |x| <= 1 + 5e-10: bounded() would keep x as it is
-            return x if float(x.dot(x)) <= 1.0 + 1e-9 else bounded(x)
+        # |x|² <= 1 + 1e-9 means finite (NaN and infinity fail it) and |x| <= 1 + 5e-10:
+        # bounded() would keep x as it is; anything else takes the checks below
+        if float(x.dot(x)) <= 1.0 + 1e-9:
+            return x
     try:
         given = np.asarray(raw)
         if given.dtype.kind not in "biuf":
