@@ -1,8 +1,10 @@
 """Cold start without a baseline: does the router beat the best fixed arm?
 
-Two synthetic text workloads, each at two trade-offs: the topic workload
-(:mod:`uniscale.testing.topics`, 9 arms, the best arm depends on words of the prompt)
-and the category workload (:mod:`uniscale.testing.synthetic`). A fresh router serves
+Three synthetic text workloads, each at two trade-offs: the topic workload
+(:mod:`uniscale.testing.topics`, 9 arms, the best arm depends on words of the prompt),
+the domain workload (:mod:`uniscale.testing.domains`, 30 arms, specialist models,
+prompts of varying length: kept apart to confirm settings chosen on the others) and the
+category workload (:mod:`uniscale.testing.synthetic`). A fresh router serves
 ``--steps`` requests online (invoke, score, feedback); the figures are the mean expected
 reward of its choices over the last quarter and over the whole run, against the best
 fixed arm (in hindsight, on the same kind of requests: the strongest fixed baseline).
@@ -19,13 +21,23 @@ from typing import Any
 import numpy as np
 
 import uniscale as us
+from uniscale.testing.domains import DomainWorkload
 from uniscale.testing.synthetic import SyntheticWorkload, run_online
 from uniscale.testing.topics import TopicWorkload
 
 
 def _topics(seed: int, steps: int, wtp: float, settings: dict[str, Any]
             ) -> tuple[np.ndarray, float]:
-    wl = TopicWorkload(seed=seed)
+    return _worded(TopicWorkload(seed=seed), seed, steps, wtp, settings)
+
+
+def _domains(seed: int, steps: int, wtp: float, settings: dict[str, Any]
+             ) -> tuple[np.ndarray, float]:
+    return _worded(DomainWorkload(seed=seed), seed, steps, wtp, settings)
+
+
+def _worded(wl: TopicWorkload, seed: int, steps: int, wtp: float, settings: dict[str, Any]
+            ) -> tuple[np.ndarray, float]:
     arms = list(wl.arms())
     quality = {(t.name, a.key): wl.expected_quality(t, a, 2000) for t in wl.topics for a in arms}
     router = us.Router(arms, wl.prices, us.Tradeoff(wtp), wl.backends(), seed=seed, **settings)
@@ -54,7 +66,8 @@ def _categories(seed: int, steps: int, wtp: float, settings: dict[str, Any]
     return trace.reward, best
 
 
-WORKLOADS = {"topics": (_topics, (0.005, 0.02)), "categories": (_categories, (0.01, 0.05))}
+WORKLOADS = {"topics": (_topics, (0.005, 0.02)), "domains": (_domains, (0.005, 0.05)),
+             "categories": (_categories, (0.01, 0.05))}
 
 
 def main(seeds: int, steps: int, workloads: Sequence[str], variants: Sequence[dict[str, Any]]
@@ -90,7 +103,8 @@ def _variant(text: str) -> dict[str, Any]:
         if key == "dim":  # the hashing featurizer's width
             out["featurizer"] = us.HashingFeaturizer(int(value))
         else:
-            out[key] = value == "1" if key == "hybrid" else float(value)
+            out[key] = (value == "1" if key == "hybrid" else
+                        None if value == "none" else float(value))
     return out
 
 
@@ -98,10 +112,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=4000)
-    parser.add_argument("--workloads", default="topics,categories")
+    parser.add_argument("--workloads", default="topics,domains,categories")
     parser.add_argument("--variant", action="append", default=None,
-                        help="router settings, e.g. alpha=0.3,ridge=3,dim=32 (repeatable; "
-                             "default: the router's defaults)")
+                        help="router settings, e.g. alpha=0.3,ridge=3,dim=32,alpha_decay=none "
+                             "(repeatable; default: the router's defaults)")
     args = parser.parse_args()
     main(args.seeds, args.steps, args.workloads.split(","),
          [_variant(v) for v in (args.variant or [""])])

@@ -88,9 +88,10 @@ def test_fit_speed_prints_both_ways_and_their_ratio() -> None:
 
 def test_cold_start_prints_the_router_against_the_best_fixed_arm() -> None:
     out = run_script("cold_start.py", "--seeds", "1", "--steps", "60",
-                     "--workloads", "topics,categories", "--variant", "alpha=0.5,dim=32")
+                     "--workloads", "topics,domains,categories", "--variant", "alpha=0.5,dim=32")
     rows = [line.split() for line in out.splitlines()[2:]]
     assert {(r[0], r[1]) for r in rows} == {("topics", "0.005"), ("topics", "0.02"),
+                                            ("domains", "0.005"), ("domains", "0.05"),
                                             ("categories", "0.01"), ("categories", "0.05")}
     for row in rows:
         assert row[2:4] == ["alpha=0.5,", "featurizer=32"]

@@ -99,10 +99,14 @@ class TopicWorkload:
 
     def _answer(self, request: Request, model: str, rng: np.random.Generator) -> str:
         topic = self._topic_of[request.prompt]
-        pad = "x" * (4 * topic.answer_tokens - 20)
+        pad = "x" * (4 * self.answer_tokens(topic, model) - 20)
         if rng.random() < topic.accuracy[model]:
             return f"{pad} The answer is 42"
         return f"{pad} The answer is {int(rng.integers(self.distractors))}"
+
+    def answer_tokens(self, topic: Topic, model: str) -> int:
+        """Output tokens of one answer of ``model`` on ``topic`` (the same for every model)."""
+        return topic.answer_tokens
 
     def backends(self) -> dict[str, FakeBackend]:
         """A fake backend per model that returns many samples per call."""
@@ -136,4 +140,4 @@ class TopicWorkload:
         """USD of ``arm`` on a ``topic`` request (one call returns every sample)."""
         price = self.prices[arm.model]
         return (price.input * input_tokens
-                + price.output * topic.answer_tokens * arm.n) / 1e6
+                + price.output * self.answer_tokens(topic, arm.model) * arm.n) / 1e6
