@@ -11,9 +11,10 @@ import uniscale as us
 
 
 def _trained(arms: us.ArmSpace, prices: dict[str, us.Price], *, alpha: float = 1.0,
-             prune: bool = True) -> us.Router:
+             prune: bool = True, alpha_decay: float | None = 3.0) -> us.Router:
     router = us.Router(arms, prices, us.Tradeoff(willingness_to_pay=0.01), alpha=alpha,
-                       prune=prune, featurizer=us.HashingFeaturizer(16), seed=3)
+                       alpha_decay=alpha_decay, prune=prune,
+                       featurizer=us.HashingFeaturizer(16), seed=3)
     rng = np.random.default_rng(1)
     for _ in range(300):
         x = _context(rng)
@@ -29,10 +30,12 @@ def _context(rng: np.random.Generator) -> np.ndarray:
     return x
 
 
-@pytest.mark.parametrize(("prune", "alpha"), [(True, 0.1), (False, 0.1), (True, 0.8)])
+@pytest.mark.parametrize(("prune", "alpha", "decay"), [(True, 0.1, None), (False, 0.1, None),
+                                                       (True, 0.8, None), (True, 0.1, 3.0)])
 def test_candidates_equal_policy_estimate_and_cost_model(
-        arms: us.ArmSpace, prices: dict[str, us.Price], prune: bool, alpha: float) -> None:
-    router = _trained(arms, prices, alpha=alpha, prune=prune)
+        arms: us.ArmSpace, prices: dict[str, us.Price], prune: bool, alpha: float,
+        decay: float | None) -> None:
+    router = _trained(arms, prices, alpha=alpha, prune=prune, alpha_decay=decay)
     x = _context(np.random.default_rng(9))
     allowed = [a for a in arms if a.n != 5]
     d = router.decide(features=x, input_tokens=150, allowed=allowed)
@@ -40,6 +43,10 @@ def test_candidates_equal_policy_estimate_and_cost_model(
     slots = np.array([router.policy.slot(a.key) for a in allowed])
     full, _ = router.context_vector(None, x, 150)  # text features + (empty) side features
     mean, width = router.policy.estimate(full, slots)
+    if decay is not None:  # the bound's width: the estimate's, shrunk by the arm's feedbacks
+        width = width / np.sqrt(1.0 + router.policy.counts[slots] / decay)
+        raw = router.policy.estimate(full, slots)[1]
+        assert np.all(width <= raw) and np.any(width < raw)
     cost = router.costs.predict_all(allowed, 150, full)
     lam = router.pacer.lam
     assert [c.arm for c in d.candidates] == allowed

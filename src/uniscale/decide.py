@@ -10,7 +10,7 @@ import numpy as np
 from . import validate
 from .arms import Arm
 from .explain import CandidateTable
-from .explore import choose
+from .explore import choose, decayed_width
 from .policy import kernels
 from .results import Decision
 from .store.memory import Pending
@@ -59,17 +59,19 @@ def decide_arms(router: Router, x: np.ndarray, tokens: int, arms: list[Arm], *,
     slots = slots_of(router, arms)
     router._refresh_samples_per_call()  # a backend may learn that its server refuses `n`
     mean, width = policy.estimate(x, slots)
+    bonus = width if router.alpha_decay is None else decayed_width(
+        width, policy.counts, slots, router.alpha_decay)
     costs = router.costs.predict_all(arms, tokens, x)
     lam = router.pacer.lam
     # bounds, dominated arms (a cheaper arm's lower bound beats their upper bound), scores
     ucb, raw, keep, score, best, ties, pruned, finite = kernels.rank(
-        policy.compiled, mean, width, costs, policy.alpha, lam, router.prune)
+        policy.compiled, mean, bonus, costs, policy.alpha, lam, router.prune)
     if not finite:
         validate.finite_scores(raw)  # never NaN into the tie-break
     if router.exploration == "ucb" and ties == 1:  # what choose() returns, without a draw
         pick, propensity = best, 1.0
     else:
-        pick, propensity = choose(router.exploration, score, mean, width, policy.alpha,
+        pick, propensity = choose(router.exploration, score, mean, bonus, policy.alpha,
                                   lam * costs, router.temperature, router.rng)
     guard = router.guard
     if guard is not None and len(arms) > 1:
@@ -86,7 +88,7 @@ def decide_arms(router: Router, x: np.ndarray, tokens: int, arms: list[Arm], *,
         input_tokens=tokens,
         pruned=tuple(arms[i].key for i in np.flatnonzero(~keep)) if pruned else (),
         propensity=propensity,
-        table=CandidateTable(arms, mean, width, ucb, costs, raw, keep, pick),
+        table=CandidateTable(arms, mean, bonus, ucb, costs, raw, keep, pick),
     )
     evicted = router.pending.put(Pending(decision.id, arms[pick].key, x,
                                          decision.predicted_cost, decision.predicted_cost,

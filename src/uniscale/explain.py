@@ -27,7 +27,8 @@ class CandidateTable:
     Attributes:
         arms: The arms considered.
         mean: Estimated quality.
-        width: Standard width of the estimate.
+        width: Width of the bound: the estimate's standard width, shrunk by the arm's
+            own feedbacks when the router has ``alpha_decay``.
         ucb: Upper confidence bound, ``mean + alpha * width``.
         cost: Predicted USD.
         score: ``ucb - λ·cost`` (also for pruned arms).

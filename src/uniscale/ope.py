@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ConfigurationError, LogFileError
-from .explore import softmax
+from .explore import decayed_width, softmax
 from .logread import LoggedCandidates, LoggedDecision
 from .objective import Tradeoff
 
@@ -117,7 +117,10 @@ class RouterTarget:
         arms = [rt.arms.find(c.arms[i]) for i in known]
         x, tokens = rt.context_vector(None, record.features, record.input_tokens,
                                       record.context)
-        mean, width = rt.policy.estimate(x, np.array([rt.policy.slot(a.key) for a in arms]))
+        slots = np.array([rt.policy.slot(a.key) for a in arms])
+        mean, width = rt.policy.estimate(x, slots)
+        if rt.alpha_decay is not None:  # the bonus the router's own decisions use
+            width = decayed_width(width, rt.policy.counts, slots, rt.alpha_decay)
         cost = rt.costs.predict_all(arms, tokens, x)
         own = LoggedCandidates(tuple(a.key for a in arms), mean, width,
                                mean + rt.policy.alpha * width, cost, np.zeros(len(arms)),

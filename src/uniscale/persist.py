@@ -82,7 +82,8 @@ def snapshot_router(router: Router) -> tuple[dict[str, Any], dict[str, np.ndarra
                      "fallback": [a.key for a in router.fallback], "seed": router.seed,
                      "context_dim": router.context.dim,
                      "max_pending": int(getattr(pending, "max_pending", 10_000)),
-                     "exploration": router.exploration, "temperature": router.temperature},
+                     "exploration": router.exploration, "temperature": router.temperature,
+                     "alpha_decay": router.alpha_decay},
         "stats": copy.deepcopy(router.stats),
         "guard": None if router.guard is None else copy.deepcopy(router.guard.state()),
         "implicit": copy.deepcopy(implicit_meta),
@@ -301,6 +302,7 @@ def _build(cls: type[Router], path: str, meta: dict[str, Any], arrays: dict[str,
         seed=meta["settings"]["seed"], clock=clock, pending_store=pending_store,
         context_dim=int(meta["settings"].get("context_dim", 0)),
         exploration=effective["exploration"], temperature=effective["temperature"],
+        alpha_decay=meta["settings"].get("alpha_decay"),
     )
     try:
         router.policy = LinUCB.from_state(config, meta["policy"], arrays)

@@ -20,7 +20,8 @@ class Candidate:
     Attributes:
         arm: The arm.
         quality: Estimated quality on this request (the model's mean).
-        width: Standard width of that estimate; ``ucb = quality + alpha * width``.
+        width: Width of the bound (shrunk by the arm's feedbacks under ``alpha_decay``);
+            ``ucb = quality + alpha * width``.
         ucb: Upper confidence bound of the quality.
         predicted_cost: USD the arm is expected to cost on this request.
         score: The objective's value, ``ucb - cost_weight * predicted_cost`` (what the

@@ -20,7 +20,7 @@ from .context import ContextEncoder
 from .cost import CostModel, Price
 from .decide import decide_arms
 from .errors import ConfigurationError, MissingBackendError
-from .explore import check_exploration
+from .explore import check_alpha_decay, check_exploration
 from .features import Featurizer, HashingFeaturizer
 from .fit import Outcome, fit_router
 from .implicit import ImplicitRewards, as_implicit
@@ -50,6 +50,9 @@ class Router(Invoking, Persisting):
         alpha: Exploration width of LinUCB. Smaller values (0.3-0.5) waste less on short
             streams with many arms but may settle on a worse arm after unlucky early
             scores; ``uniscale bench --tune`` picks it on your own recorded traffic.
+        alpha_decay: Feedbacks after which an arm's bonus is ``1/√2`` of its width: the
+            bonus is ``alpha·width/√(1 + n_a/alpha_decay)`` (``None``: no decay; 3 was
+            chosen on synthetic cold starts, see ``benchmarks/cold_start.py``).
         ridge: Ridge prior precision.
         arm_ridge: Prior precision of each arm's own deviation from the shared model
             (default ``ridge``); larger values make arms lean more on what other arms
@@ -104,6 +107,7 @@ class Router(Invoking, Persisting):
         *,
         featurizer: Featurizer | None = None,
         alpha: float = 1.0,
+        alpha_decay: float | None = 3.0,
         ridge: float = 1.0,
         arm_ridge: float | None = None,
         forgetting: float = 1.0,
@@ -180,6 +184,7 @@ class Router(Invoking, Persisting):
             self.guard = ConservativeGuard(base.key, conservative)
         self._refresh_samples_per_call()
         check_exploration(exploration, temperature)
+        self.alpha_decay = check_alpha_decay(alpha_decay)
         self.exploration, self.temperature = exploration, float(temperature)
         self.decision_log = open_log(log, log_features=log_features)
 

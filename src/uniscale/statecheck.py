@@ -137,6 +137,8 @@ def _settings(meta: Mapping[str, Any], keys: list[str]) -> int:
         raise _fail("settings.exploration", settings.get("exploration"),
                     "'ucb', 'softmax' or 'thompson'")
     _num(settings.get("temperature", 0.05), "settings.temperature", 1e-12, 1e12)
+    if settings.get("alpha_decay") is not None:
+        _num(settings.get("alpha_decay"), "settings.alpha_decay", 1e-12, 1e12)
     return _int(settings.get("context_dim", 0), "settings.context_dim", 0, 65_536)
 
 
