@@ -23,7 +23,7 @@ import numpy as np
 import uniscale as us
 from uniscale.testing.domains import DomainWorkload
 from uniscale.testing.synthetic import SyntheticWorkload, run_online
-from uniscale.testing.topics import TopicWorkload
+from uniscale.testing.topics import TopicWorkload, run_cold_start
 
 
 def _topics(seed: int, steps: int, wtp: float, settings: dict[str, Any]
@@ -38,21 +38,8 @@ def _domains(seed: int, steps: int, wtp: float, settings: dict[str, Any]
 
 def _worded(wl: TopicWorkload, seed: int, steps: int, wtp: float, settings: dict[str, Any]
             ) -> tuple[np.ndarray, float]:
-    arms = list(wl.arms())
-    quality = {(t.name, a.key): wl.expected_quality(t, a, 2000) for t in wl.topics for a in arms}
-    router = us.Router(arms, wl.prices, us.Tradeoff(wtp), wl.backends(), seed=seed, **settings)
-    got, fixed = [], {a.key: [] for a in arms}
-    for _ in range(steps):
-        prompt, topic = wl.prompt()
-        r = router.invoke(prompt)
-        router.feedback(r.decision.id, wl.score(r.text))
-        tokens = r.decision.input_tokens
-        for a in arms:
-            fixed[a.key].append(quality[(topic.name, a.key)]
-                                - wl.expected_cost(topic, a, tokens) / wtp)
-        got.append(fixed[r.decision.arm.key][-1])
-    best = max(fixed, key=lambda k: float(np.mean(fixed[k])))
-    return np.array(got), float(np.mean(fixed[best]))
+    got, fixed, _ = run_cold_start(wl, us.Tradeoff(wtp), steps, seed, **settings)
+    return got, max(float(np.mean(r)) for r in fixed.values())
 
 
 def _categories(seed: int, steps: int, wtp: float, settings: dict[str, Any]

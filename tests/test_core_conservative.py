@@ -9,7 +9,7 @@ import pytest
 
 import uniscale as us
 from uniscale.conservative import ConservativeGuard
-from uniscale.testing.topics import TopicWorkload
+from uniscale.testing.topics import Topic, TopicWorkload, run_cold_start
 
 
 def test_guard_serves_the_baseline_when_trying_would_break_the_constraint() -> None:
@@ -44,29 +44,20 @@ def test_baseline_is_checked_and_saved(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_cold_start_never_falls_far_behind_the_baseline_and_ends_above_it() -> None:
-    W = 0.005
+@pytest.mark.parametrize("W", [0.005, 0.02])
+def test_cold_start_never_falls_far_behind_the_baseline_and_ends_above_it(W: float) -> None:
     wl = TopicWorkload(seed=0)
     arms = list(wl.arms())
     assert len(arms) >= 9
-    quality = {(t.name, a.key): wl.expected_quality(t, a, 2000) for t in wl.topics for a in arms}
 
-    def reward(topic: object, arm: us.Arm, tokens: int) -> float:
-        return quality[(topic.name, arm.key)] - wl.expected_cost(topic, arm, tokens) / W  # type: ignore[attr-defined]
+    def reward(topic: Topic, arm: us.Arm) -> float:
+        return (wl.expected_quality(topic, arm, 2000)
+                - wl.expected_cost(topic, arm, 20) / W)
 
-    fixed = {a: np.mean([reward(t, a, 20) for t in wl.topics]) for a in arms}
-    baseline = max(fixed, key=lambda a: fixed[a])
-    router = us.Router(arms, wl.prices, us.Tradeoff(W), wl.backends(), alpha=0.3,
-                       baseline=baseline, conservative=0.05, seed=0)
-    got, base, served = [], [], []
-    for _ in range(4000):
-        prompt, topic = wl.prompt()
-        r = router.invoke(prompt)
-        router.feedback(r.decision.id, wl.score(r.text))
-        got.append(reward(topic, r.decision.arm, r.decision.input_tokens))
-        base.append(reward(topic, baseline, r.decision.input_tokens))
-        served.append(r.decision.arm)
-    running, reference = np.cumsum(got), np.cumsum(base)
+    baseline = max(arms, key=lambda a: np.mean([reward(t, a) for t in wl.topics]))
+    got, fixed, served = run_cold_start(wl, us.Tradeoff(W), 4000, baseline=baseline,
+                                        conservative=0.05)  # default exploration settings
+    running, reference = np.cumsum(got), np.cumsum(fixed[baseline.key])
     assert np.all(running >= 0.95 * reference - 1e-9)
     assert running[-1] > reference[-1]
-    assert sum(a != baseline for a in served) > 100  # it did explore and switch
+    assert sum(a != baseline.key for a in served) > 100  # it did explore and switch

@@ -91,7 +91,8 @@ def _easy_or_hard(request: us.Request, rng: np.random.Generator) -> str:
 def _context_router() -> tuple[us.Router, us.Arm]:
     arm = us.Arm("m", us.SelfConsistency(early_stop="beta"), 10)
     backend = us.FakeBackend(_easy_or_hard, output_tokens=10)
-    return us.Router([arm], {"m": PRICE}, backends={"m": backend}, seed=0), arm
+    return us.Router([arm], {"m": PRICE}, backends={"m": backend}, seed=0,
+                     featurizer=us.HashingFeaturizer(ngrams=2)), arm  # uni- and bigrams
 
 
 def _train(router: us.Router, requests: int = 80) -> list[int]:

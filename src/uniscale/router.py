@@ -46,7 +46,8 @@ class Router(Invoking, Persisting):
         prices: :class:`Price` per model, USD per 1M tokens.
         objective: :class:`Tradeoff` or :class:`Budget`.
         backends: Backend per model; needed by :meth:`invoke`, not by :meth:`decide`.
-        featurizer: Context featurizer (default :class:`HashingFeaturizer`).
+        featurizer: Context featurizer (default ``HashingFeaturizer(ngrams=1)``: word
+            bigrams point every prompt in a new direction, so widths never shrink).
         alpha: Exploration width of LinUCB. Smaller values (0.3-0.5) waste less on short
             streams with many arms but may settle on a worse arm after unlucky early
             scores; ``uniscale bench --tune`` picks it on your own recorded traffic.
@@ -142,7 +143,7 @@ class Router(Invoking, Persisting):
         prices = validate.prices(prices)
         self.backends: dict[str, Any] = dict(backends or {})
         self.featurizer: Featurizer = validate.featurizer(
-            HashingFeaturizer() if featurizer is None else featurizer, len(self.arms))
+            HashingFeaturizer(ngrams=1) if featurizer is None else featurizer, len(self.arms))
         self.objective = objective if objective is not None else Tradeoff(0.01)
         if on_invalid_feedback not in ("raise", "ignore"):
             raise ConfigurationError("on_invalid_feedback must be 'raise' or 'ignore'")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -18,10 +19,12 @@ from ..arms import Arm, ArmSpace
 from ..backends.fake import FakeBackend
 from ..cost import Price
 from ..extract import extract_answer, majority_vote
+from ..objective import Tradeoff
+from ..router import Router
 from ..strategies import SelfConsistency, Single
 from ..types import Request
 
-__all__ = ["Topic", "TopicWorkload"]
+__all__ = ["Topic", "TopicWorkload", "run_cold_start"]
 
 _COMMON = ("please", "help", "me", "with", "this", "the", "a", "of", "and", "in", "for",
            "to", "is", "my", "our", "team", "now", "today", "some", "again")
@@ -141,3 +144,37 @@ class TopicWorkload:
         price = self.prices[arm.model]
         return (price.input * input_tokens
                 + price.output * self.answer_tokens(topic, arm.model) * arm.n) / 1e6
+
+
+def run_cold_start(wl: TopicWorkload, objective: Tradeoff, steps: int, seed: int = 0,
+                   **settings: Any) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:
+    """Serve ``steps`` prompts of ``wl`` through a fresh router (invoke, score, feedback).
+
+    Args:
+        wl: The workload (its prompts are drawn in order).
+        objective: The router's objective; rewards are ``quality − cost/W`` of its ``W``.
+        steps: Requests to serve.
+        seed: Seed of the router.
+        **settings: Other :class:`~uniscale.Router` settings.
+
+    Returns:
+        The expected reward of each choice, that of every fixed arm on the same requests
+        (by arm key), and the key of each chosen arm.
+    """
+    wtp = objective.willingness_to_pay
+    arms = list(wl.arms())
+    quality = {(t.name, a.key): wl.expected_quality(t, a, 2000) for t in wl.topics for a in arms}
+    router = Router(arms, wl.prices, objective, wl.backends(), seed=seed, **settings)
+    got, chosen = np.empty(steps), []
+    fixed = {a.key: np.empty(steps) for a in arms}
+    for i in range(steps):
+        prompt, topic = wl.prompt()
+        r = router.invoke(prompt)
+        router.feedback(r.decision.id, wl.score(r.text))
+        tokens = r.decision.input_tokens
+        for a in arms:
+            fixed[a.key][i] = (quality[(topic.name, a.key)]
+                               - wl.expected_cost(topic, a, tokens) / wtp)
+        got[i] = fixed[r.decision.arm.key][i]
+        chosen.append(r.decision.arm.key)
+    return got, fixed, chosen
