@@ -7,6 +7,11 @@ On both synthetic workloads (``uniscale.testing.synthetic`` and ``.topics``, col
 unless ``--cold``), it prints for each: the budget B, the mean spend of ``uniscale`` and
 its error against B, its quality, and the quality of the best fixed arm whose cost fits B
 (chosen on the train split for a replay table; on expected values for a synthetic one).
+On a replay table "error" is scored by the expected cost of each chosen arm on its
+prompt (as every bench figure is), "paid" by the replayed draws the router was charged
+(what its pacer controls and a user pays), and "vs affordable" is the router's quality
+minus the best affordable fixed arm's on the same streams (mean ± 95% interval over the
+seeds; "tie" when the interval covers 0).
 A replay table's B lies between the cheapest and the dearest arm of its train split's
 quality-cost hull (their geometric mean, as in ``uniscale demo``); ParetoBandit runs
 beside ``uniscale`` on the tables where it applies (paretobandit, routerbench). Every
@@ -31,9 +36,15 @@ LIMITS = {"faithful_cot": 2000}  # the full table has 10037 prompts x 112 pairs
 
 
 def _row(name: str, budget: float, spend: float, quality: float, fixed: float,
-         peer: tuple[float, float] | None = None) -> str:
+         peer: tuple[float, float] | None = None, paid: float | None = None,
+         ahead: tuple[float, float] | None = None) -> str:
     text = (f"{name:<22} {budget:10.4g} {spend:10.4g} {100 * (spend / budget - 1):+7.2f}% "
             f"{quality:8.3f} {fixed:9.3f}")
+    if paid is not None:
+        text += f"  paid {100 * (paid / budget - 1):+6.2f}%"
+    if ahead is not None:
+        verdict = "tie" if abs(ahead[0]) <= ahead[1] else ("ahead" if ahead[0] > 0 else "behind")
+        text += f"  vs affordable {ahead[0]:+.3f} ± {ahead[1]:.3f} ({verdict})"
     if peer is not None:
         text += f"   paretobandit {peer[1]:.3f} at {100 * (peer[0] / budget - 1):+.2f}%"
     return text
@@ -102,8 +113,15 @@ def replay(table: str, seeds: int, warm: bool) -> str:
                        policies=policies, warm_start=warm)
     s: Any = result.policies
     other = (s["paretobandit"].cost, s["paretobandit"].quality) if peer else None
+    # what the router paid (the replayed draws its pacer was charged), and its quality
+    # minus the best affordable fixed arm's on each seed's stream (mean ± 95% interval)
+    paid = float(np.mean([np.mean(r.traces["uniscale"].observed[1]) for r in result.runs]))
+    diff = [float(np.mean(r.traces["uniscale"].quality) - np.mean(r.traces["best-fixed"].quality))
+            for r in result.runs]
+    half = 1.96 * float(np.std(diff, ddof=1)) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
     return _row(f"{table} ({'warm' if warm else 'cold'})", budget, s["uniscale"].cost,
-                s["uniscale"].quality, s["best-fixed"].quality, other)
+                s["uniscale"].quality, s["best-fixed"].quality, other, paid,
+                (float(np.mean(diff)), half))
 
 
 def main(seeds: int, steps: int, tables: list[str], cold: bool) -> None:
