@@ -227,6 +227,28 @@ def test_an_eval_set_where_one_arm_is_best_keeps_it_as_baseline(
     assert router.guard is not None and router.guard.baseline == left.key
 
 
+@pytest.mark.parametrize("gap", [0.0, 0.1, 0.2])
+def test_routing_is_trusted_once_its_advantage_clears_one_standard_error(
+        rng: np.random.Generator, gap: float) -> None:
+    # weak signal: each arm is slightly better on its own kind of request
+    from uniscale.fit import TRUST_Z
+
+    router = _two_arm_router()
+    left, right = list(router.arms)
+    records = []
+    for i in range(80):
+        kind = "sunny" if i % 2 else "rainy"
+        p = 0.5 + (gap if kind == "sunny" else -gap)
+        prompt = f"{kind} weather report {i}"
+        records += [us.Outcome(request=prompt, arm=left, score=float(rng.random() < p)),
+                    us.Outcome(request=prompt, arm=right, score=float(rng.random() < 1 - p))]
+    router.fit(records)
+    found = router.stats["eval_set"]
+    assert TRUST_Z == 1.0
+    assert found["routing_pays"] == (found["advantage"] > found["stderr"])
+    assert (router.guard is None) == found["routing_pays"]
+
+
 def test_the_eval_set_chooses_the_ridge_prior_and_save_keeps_it(
         rng: np.random.Generator, tmp_path: Path) -> None:
     # scores are coin flips whatever the prompt says: the held-out error asks for the

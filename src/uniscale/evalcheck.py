@@ -12,9 +12,9 @@ part of it scores *every* arm, and two questions have closed-form answers:
 * **Whether to route at all.** On each held-out fold the fitted model serves every
   request greedily (best predicted ``score − λ·cost``) and the arm best on the other
   folds serves them too; both are scored with the recorded outcomes. The model is
-  trusted only when its per-request advantage is clearly positive (a paired
-  difference ``z`` standard errors above zero); otherwise the best arm stays the
-  baseline the router leaves only when sure.
+  trusted only when its per-request advantage is positive by more than its noise (a
+  paired difference one standard error above zero, :data:`uniscale.fit.TRUST_Z`);
+  otherwise the best arm stays the baseline the router leaves only when sure.
 """
 
 from __future__ import annotations

@@ -352,10 +352,11 @@ class Router(Invoking, Persisting):
         becomes the one of least held-out error, evidence sharing is turned off when a
         fresh router (no feedback yet) does clearly better without it, and the router's
         own model serves each held-out fold greedily against the best single arm.
-        Unless that model clearly beats the arm (``router.stats["eval_set"]`` has the
-        figures), and with no ``baseline=`` of your own, the eval set's best single arm
-        becomes a conservative baseline: the router serves another arm only while its
-        pessimistic estimate keeps the running reward within 2% of that arm's
+        Unless that model beats the arm by more than one standard error of the paired
+        held-out difference (``router.stats["eval_set"]`` has the figures), and with no
+        ``baseline=`` of your own, the eval set's best single arm becomes a conservative
+        baseline: the router serves another arm only while its pessimistic estimate keeps
+        the running reward within 2% of that arm's
         (``router.guard``; set it to ``None`` to explore freely). Under a
         :class:`Budget` the baseline is always kept and λ starts where the fitted model
         spends the budget on the eval set's requests.
