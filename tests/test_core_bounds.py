@@ -77,6 +77,44 @@ def test_decide_runs_while_a_save_writes(arms: us.ArmSpace, prices: dict[str, us
     assert loaded.policy.updates == 0  # the snapshot was taken before that feedback
 
 
+def test_save_writes_with_a_short_switch_interval_then_restores_it(
+        router: us.Router, tmp_path: Path) -> None:
+    """While a save encodes, other threads get the GIL back within 0.5 ms, not 5 ms."""
+    import sys
+
+    import uniscale.persist as persist
+
+    real, seen = persist.write_state, []
+
+    def spy(*args: object) -> None:
+        seen.append(sys.getswitchinterval())
+        real(*args)  # type: ignore[arg-type]
+
+    def broken(*args: object) -> None:
+        seen.append(sys.getswitchinterval())
+        raise OSError("disk full")
+
+    before = sys.getswitchinterval()
+    persist.write_state = spy  # type: ignore[assignment]
+    try:
+        router.save(str(tmp_path / "s.json"))
+        assert seen == [pytest.approx(0.0005, abs=2e-6)] and sys.getswitchinterval() == before
+        persist.write_state = broken  # type: ignore[assignment]
+        with pytest.raises(OSError, match="disk full"):
+            router.save(str(tmp_path / "s.json"))
+        assert sys.getswitchinterval() == before  # restored after a failed save too
+        sys.setswitchinterval(0.0001)  # a shorter interval set by the application is kept
+        persist.write_state = spy  # type: ignore[assignment]
+        router.save(str(tmp_path / "s.json"))
+        assert seen[-1] == pytest.approx(0.0001, abs=2e-6)
+        assert sys.getswitchinterval() == pytest.approx(0.0001, abs=2e-6)
+    finally:
+        persist.write_state = real
+        sys.setswitchinterval(before)
+    assert [a.key for a in us.Router.load(str(tmp_path / "s.json")).arms] == \
+        [a.key for a in router.arms]
+
+
 def test_save_removes_temporary_files_left_by_crashed_saves(router: us.Router,
                                                            tmp_path: Path) -> None:
     target = tmp_path / "state.json"

@@ -107,9 +107,9 @@ def _remove_stale(target: Path) -> None:
             pass  # another process removed or is replacing it
 
 
-ITEMS = 256
+ITEMS = 64
 """Items of a long list (pending decisions) encoded per JSON call while saving."""
-CHUNK = 3 << 15
+CHUNK = 3 << 13
 """Bytes of array data per base64 piece (a multiple of 3, so pieces join into one text)."""
 
 
