@@ -18,8 +18,9 @@ from ..objective import Budget, Objective, Tradeoff
 from . import console
 from .env import DEFAULT_N_GRID
 from .feedback import feedback_options
+from .mabpeer import MAB_NAME, mabwiser_available
 from .peers import PEER_NAME, paretobandit_available
-from .policies import ALL_POLICIES, LEARNERS, RouterSettings
+from .policies import ALL_POLICIES, KNOWN_POLICIES, LEARNERS, RouterSettings
 from .report import (
     BenchResult,
     Precision,
@@ -68,10 +69,13 @@ def parse_policies(text: str | None) -> tuple[str, ...]:
     if not text:
         return default_policies()
     policies = tuple(p.strip() for p in text.split(",") if p.strip())
-    unknown = sorted(set(policies) - set(ALL_POLICIES))
+    unknown = sorted(set(policies) - set(KNOWN_POLICIES))
     if unknown:
         raise ConfigurationError(f"unknown policies {', '.join(unknown)}: choose from "
-                                 f"{', '.join(ALL_POLICIES)}")
+                                 f"{', '.join(KNOWN_POLICIES)}")
+    if MAB_NAME in policies and not mabwiser_available():
+        raise ConfigurationError("the mabwiser-linucb policy needs its package: "
+                                 "pip install mabwiser")
     if PEER_NAME in policies and not paretobandit_available():
         raise ConfigurationError("the paretobandit policy needs its package: "
                                  "pip install 'uniscale[bench]'")
@@ -94,7 +98,7 @@ def prepare(table: str | Path, *, data_dir: Path | None = None, aggregate: str |
 
 def stream_steps(ctx: Context, policies: Sequence[str], warm_start: bool) -> int:
     """Progress steps of one seed: every online learner over the stream."""
-    online = sum(p in LEARNERS or p == PEER_NAME for p in policies)
+    online = sum(p in LEARNERS or p in (PEER_NAME, MAB_NAME) for p in policies)
     length = int(ctx.table.is_test.sum()) if warm_start else ctx.table.n_prompts
     return online * length
 
@@ -166,11 +170,12 @@ def _without_peer(policies: tuple[str, ...], asked: str | None) -> tuple[str, ..
     Raises:
         ConfigurationError: When it was asked for by name.
     """
-    if asked and PEER_NAME in policies:
-        raise ConfigurationError(f"{PEER_NAME} learns every score at once: drop it from "
+    peers = [p for p in (PEER_NAME, MAB_NAME) if p in policies]
+    if asked and peers:
+        raise ConfigurationError(f"{peers[0]} learns every score at once: drop it from "
                                  "--policies to use --feedback-delay/--feedback-rate/"
                                  "--label-noise/--implicit-reward")
-    return tuple(p for p in policies if p != PEER_NAME)
+    return tuple(p for p in policies if p not in (PEER_NAME, MAB_NAME))
 
 
 SWEEP_SEEDS = 5

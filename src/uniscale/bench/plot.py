@@ -19,6 +19,7 @@ _STYLE = {
     "best-fixed": ("black", "D", ":"),
     "trained-router": ("tab:brown", "P", "-."),
     "paretobandit": ("tab:olive", "v", "-."),
+    "mabwiser-linucb": ("tab:cyan", "h", "-."),
     "random": ("tab:gray", "x", ":"),
     "oracle": ("tab:purple", "*", ":"),
 }

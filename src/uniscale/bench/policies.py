@@ -18,7 +18,9 @@ from .env import ReplayEnv
 __all__ = [
     "ALL_POLICIES",
     "HINDSIGHT",
+    "KNOWN_POLICIES",
     "LEARNERS",
+    "OPTIONAL_PEERS",
     "PEERS",
     "RouterSettings",
     "budget_lambda",
@@ -37,6 +39,12 @@ HINDSIGHT = ("best-fixed", "random", "oracle")
 """Policies computed from the expected outcomes (best-fixed is chosen on train)."""
 
 ALL_POLICIES = LEARNERS + PEERS + HINDSIGHT
+
+OPTIONAL_PEERS = ("mabwiser-linucb",)
+"""Peers run only when asked for by name (``--policies``): MABWiser's LinUCB."""
+
+KNOWN_POLICIES = ALL_POLICIES + OPTIONAL_PEERS
+"""Every policy name the benchmark accepts."""
 
 
 def policy_mask(env: ReplayEnv, name: str, best: int, ranking: np.ndarray) -> np.ndarray:

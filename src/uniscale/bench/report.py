@@ -21,7 +21,7 @@ from .metrics import (
     hull_quality_at,
     summarize,
 )
-from .policies import ALL_POLICIES, LEARNERS, PEERS, RouterSettings, fixed_policies
+from .policies import ALL_POLICIES, LEARNERS, OPTIONAL_PEERS, PEERS, RouterSettings, fixed_policies
 from .runner import Context, SeedRun, cost_weight, run_seed
 from .scenarios import Scenario, build_scenario, phase_masks
 from .stats import t_quantile
@@ -30,7 +30,7 @@ __all__ = ["BenchResult", "Precision", "fixed_points", "frontier", "run_bench", 
            "run_to_precision", "tradeoff_points"]
 
 Progress = Callable[[int], None]
-ONLINE = LEARNERS + PEERS
+ONLINE = LEARNERS + PEERS + OPTIONAL_PEERS
 
 
 @dataclass(frozen=True)

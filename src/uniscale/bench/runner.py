@@ -23,8 +23,9 @@ from .env import DEFAULT_N_GRID, PROMPT_OPTION, Expected, ReplayEnv, replay_back
 from .evalset import EvalSet, outcome_records, run_eval_set
 from .feedback import FeedbackOptions
 from .hindsight import Trace, conditions, cost_weight, expected_trace, hindsight
+from .mabpeer import MAB_NAME, run_mabwiser
 from .peers import PEER_NAME, run_paretobandit
-from .policies import ALL_POLICIES, LEARNERS, RouterSettings, policy_mask
+from .policies import ALL_POLICIES, KNOWN_POLICIES, LEARNERS, RouterSettings, policy_mask
 from .scenarios import Phase, Scenario
 from .table import Table
 from .trained import fit_trained_router
@@ -230,10 +231,10 @@ def run_seed(ctx: Context, objective: Objective, seed: int, *,
     per_policy = settings if isinstance(settings, Mapping) else {}
     default = settings if isinstance(settings, RouterSettings) else RouterSettings()
     scenario = scenario or Scenario()
-    unknown = set(policies) - set(ALL_POLICIES)
+    unknown = set(policies) - set(KNOWN_POLICIES)
     if unknown:
         raise ConfigurationError(f"unknown policies {sorted(unknown)}; known: "
-                                 f"{', '.join(ALL_POLICIES)}")
+                                 f"{', '.join(KNOWN_POLICIES)}")
     if warm_start and scenario.name != "static":
         raise ConfigurationError("--warm-start runs the static benchmark only; drop "
                                  f"--scenario {scenario.name} or --warm-start")
@@ -273,6 +274,9 @@ def run_seed(ctx: Context, objective: Objective, seed: int, *,
         run = run_paretobandit(env, np.ones(env.n_arms, dtype=bool), objective, order, X,
                                seed, evalset=warm, progress=progress, fallback=fallback)
         traces[PEER_NAME] = expected_trace(cond, run.arm, run.quality, run.cost)
+    if MAB_NAME in policies and scenario.name == "static" and feedback is None:
+        run = run_mabwiser(env, objective, order, X, seed, evalset=warm, progress=progress)
+        traces[MAB_NAME] = expected_trace(cond, run.arm, run.quality, run.cost)
     return SeedRun(seed, order, is_test, lam, traces, fixed_arm, warm_start)
 
 
