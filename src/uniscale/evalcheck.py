@@ -13,7 +13,7 @@ part of it scores *every* arm, and two questions have closed-form answers:
   request greedily (best predicted ``score − λ·cost``) and the arm best on the other
   folds serves them too; both are scored with the recorded outcomes. The model is
   trusted only when its per-request advantage is positive by more than its noise (a
-  paired difference one standard error above zero, :data:`uniscale.fit.TRUST_Z`);
+  paired difference two standard errors above zero, :data:`uniscale.fit.TRUST_Z`);
   otherwise the best arm stays the baseline the router leaves only when sure.
 """
 

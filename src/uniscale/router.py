@@ -352,7 +352,7 @@ class Router(Invoking, Persisting):
         becomes the one of least held-out error, evidence sharing is turned off when a
         fresh router (no feedback yet) does clearly better without it, and the router's
         own model serves each held-out fold greedily against the best single arm.
-        Unless that model beats the arm by more than one standard error of the paired
+        Unless that model beats the arm by more than two standard errors of the paired
         held-out difference (``router.stats["eval_set"]`` has the figures), and with no
         ``baseline=`` of your own, the eval set's best single arm becomes a conservative
         baseline: the router serves another arm only while its pessimistic estimate keeps
