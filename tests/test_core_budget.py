@@ -83,3 +83,17 @@ def test_money_that_could_not_be_spent_is_not_owed_later() -> None:
     # budgets per request here): after the new arm's first tries the mean tracks the budget
     assert later.mean() <= 1.25 * router.objective.per_request
     assert later[150:].mean() <= 1.05 * router.objective.per_request
+
+
+def test_a_short_stream_ends_at_the_budget() -> None:
+    from uniscale.testing.synthetic import SyntheticWorkload, run_online
+
+    budget, errors = 0.003, []
+    for seed in range(3):
+        workload = SyntheticWorkload(rng=np.random.default_rng(100 + seed))
+        router = us.Router(workload.arms(), workload.prices, us.Budget(per_request=budget),
+                           workload.backends(), seed=seed)
+        trace = run_online(workload, router, 100, 1.0)
+        errors.append(abs(float(np.mean(trace.cost)) / budget - 1))
+    # repaying a deficit over 50 requests on a stream of 100 ended ~3% under the budget
+    assert float(np.mean(errors)) <= 0.01, errors
