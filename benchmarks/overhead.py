@@ -10,7 +10,8 @@ Wabbit. Ratios are theirs / ours, taken on the medians of the same run.
 Router rows: ``uniscale`` is ``decide(features=x)`` (x a unit vector of length d) then
 ``feedback``; ``hybrid=False`` the per-arm model only (what the other LinUCBs fit);
 ``prompt`` decides from a prompt through the default :class:`HashingFeaturizer`;
-``float32`` keeps the per-arm inverses that decide reads in float32.
+``float64`` keeps the per-arm inverses that decide reads in float64 (the reference path;
+the router keeps them in float32 by default, its sums in float64).
 
 BLAS runs on one thread for everybody (``--blas-threads``). Every call is timed on its
 own, wall clock and thread CPU time, with the garbage collector paused; the contestants
@@ -67,7 +68,7 @@ class Shape:
     arms: int
     dim: int
     calls: int
-    variants: tuple[str, ...] = ("uniscale", "float32")
+    variants: tuple[str, ...] = ("uniscale", "float64")
     peers: bool = True
 
 
@@ -151,7 +152,7 @@ def build(shape: Shape, seed: int, peers: dict[str, str | None]) -> list[Contest
     variants = {"uniscale": lambda: UniScaleContestant(arms, d),
                 "hybrid=False": lambda: UniScaleContestant(arms, d, hybrid=False),
                 "prompt": lambda: UniScaleContestant(arms, d, prompts=True),
-                "float32": lambda: UniScaleContestant(arms, d, precision="float32")}
+                "float64": lambda: UniScaleContestant(arms, d, precision="float64")}
     out: list[Contestant] = [variants[v]() for v in shape.variants]
     if not shape.peers:
         return out
@@ -245,7 +246,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def shapes_of(args: argparse.Namespace) -> tuple[list[Shape], tuple[int, ...]]:
     """The shapes to time and the K values of the decide-vs-K sweep."""
-    everything = ("uniscale", "hybrid=False", "prompt", "float32")
+    everything = ("uniscale", "hybrid=False", "prompt", "float64")
     if args.quick:
         calls = args.calls or 20
         return [Shape(6, 64, calls, everything), Shape(24, 64, calls, everything)], ()

@@ -102,7 +102,7 @@ def make_arms(count: int) -> list[uniscale.Arm]:
 
 
 def make_router(arms: list[uniscale.Arm], dim: int, *, hybrid: bool = True,
-                precision: str = "float64") -> uniscale.Router:
+                precision: str = "float32") -> uniscale.Router:
     """A router over ``arms`` with a :class:`HashingFeaturizer` of length ``dim`` and no
     side-feature buckets (``features=`` vectors are exactly ``dim`` long)."""
     models = dict.fromkeys(a.model for a in arms)
@@ -180,12 +180,12 @@ class UniScaleContestant:
     """
 
     def __init__(self, arms: list[uniscale.Arm], dim: int, *, hybrid: bool = True,
-                 prompts: bool = False, precision: str = "float64") -> None:
+                 prompts: bool = False, precision: str = "float32") -> None:
         self.router = make_router(arms, dim, hybrid=hybrid, precision=precision)
         self.prompts = prompts
         self.name = ("uniscale" + ("" if hybrid else " hybrid=False")
                      + (" prompt" if prompts else "")
-                     + ("" if precision == "float64" else f" {precision}"))
+                     + ("" if precision == "float32" else f" {precision}"))
         self._ids: dict[int, str] = {}
         self._arm_index = {a: i for i, a in enumerate(arms)}
 

@@ -30,7 +30,7 @@ def test_overhead_quick_prints_table_ratios_and_memory() -> None:
     lines = out.splitlines()
     for arms in (6, 24):
         for name in ("uniscale", "uniscale hybrid=False", "uniscale prompt",
-                     "uniscale float32"):
+                     "uniscale float64"):
             assert any(line.split()[:2] == [str(arms), "64"] and f" {name} " in line
                        for line in lines), (arms, name, out)
     # every optional library is either in the table or reported as skipped

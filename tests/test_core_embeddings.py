@@ -170,7 +170,8 @@ def test_router_save_load_rebuilds_it_from_the_state(tmp_path: Path, arms: us.Ar
     for p in [*prompts, "a prompt it never saw"]:
         a, b = router.decide(p), loaded.decide(p)
         assert a.arm == b.arm
-        assert a.ucb == pytest.approx(b.ucb, rel=1e-9, abs=1e-12)
+        # float32 inverses (the default): the loaded ones are re-factorised from the sums
+        assert a.ucb == pytest.approx(b.ucb, rel=1e-6, abs=1e-12)
     with pytest.raises(us.FeaturizerMismatchError):
         us.Router.load(str(path), featurizer=us.WordLlamaFeaturizer(dim=64))
 

@@ -16,8 +16,10 @@ def _router(**kw: object) -> us.Router:
     return us.Router(arms, prices, us.Tradeoff(0.01), seed=0, **kw)  # type: ignore[arg-type]
 
 
-def test_fit_equals_the_same_feedback_given_live(rng: np.random.Generator) -> None:
-    live, fitted = _router(), _router()
+@pytest.mark.parametrize("precision, tol", [("float64", 1e-9), ("float32", 1e-6)])
+def test_fit_equals_the_same_feedback_given_live(rng: np.random.Generator, precision: str,
+                                                 tol: float) -> None:
+    live, fitted = _router(precision=precision), _router(precision=precision)
     records = []
     for i in range(120):
         arm = list(live.arms)[i % len(live.arms)]
@@ -31,7 +33,7 @@ def test_fit_equals_the_same_feedback_given_live(rng: np.random.Generator) -> No
     slots = np.arange(len(live.arms))
     for a, b in zip(live.policy.estimate(x, slots), fitted.policy.estimate(x, slots),
                     strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-9)
+        np.testing.assert_allclose(a, b, atol=tol)
     np.testing.assert_array_equal(live.policy.counts, fitted.policy.counts)
 
 

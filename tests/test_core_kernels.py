@@ -65,14 +65,17 @@ def test_compiled_kernels_track_the_numpy_reference(settings: dict[str, object])
 
 
 @needs_numba
-def test_a_router_decides_alike_on_either_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("precision, tol", [("float64", 1e-9), ("float32", 2e-6)])
+def test_a_router_decides_alike_on_either_kernel(monkeypatch: pytest.MonkeyPatch,
+                                                 precision: str, tol: float) -> None:
     arms = us.ArmSpace.product(models=["small", "large"],
                                strategies=[us.Single(), us.SelfConsistency()], n=[1, 3, 5])
     prices = {"small": us.Price(0.15, 0.6), "large": us.Price(2.5, 10.0)}
     routers = []
     for kernel in ("numpy", "numba"):
         monkeypatch.setenv("UNISCALE_KERNEL", kernel)
-        routers.append(us.Router(arms, prices, featurizer=us.HashingFeaturizer(32), seed=1))
+        routers.append(us.Router(arms, prices, featurizer=us.HashingFeaturizer(32), seed=1,
+                                 precision=precision))
     assert [r.policy.kernel for r in routers] == ["numpy", "numba"]
     rng = np.random.default_rng(2)
     for i in range(120):
@@ -80,7 +83,7 @@ def test_a_router_decides_alike_on_either_kernel(monkeypatch: pytest.MonkeyPatch
         score = float(rng.random())
         d0, d1 = (r.decide(prompt) for r in routers)
         assert d1.arm == d0.arm
-        assert d1.ucb == pytest.approx(d0.ucb, abs=1e-9)
+        assert d1.ucb == pytest.approx(d0.ucb, abs=tol)
         for router, decision in zip(routers, (d0, d1), strict=True):
             router.feedback(decision.id, score)
 
@@ -171,3 +174,42 @@ def test_large_shapes_take_the_blas_products_and_agree(precision: str) -> None:
         (m0, w0), (m1, w1) = (p.estimate(X[7], slots) for p in twins)
         np.testing.assert_allclose(m1, m0, rtol=0, atol=tol)
         np.testing.assert_allclose(w1, w0, rtol=0, atol=tol)
+
+
+@needs_numba
+@pytest.mark.parametrize("dim", [9, 128])  # one compiled call; BLAS products, then one
+@pytest.mark.parametrize("alpha_decay", [None, 3.0])
+def test_fused_decide_is_estimate_bonus_and_rank(dim: int, alpha_decay: float | None) -> None:
+    from uniscale.explore import decayed_width
+    from uniscale.policy import kernels
+
+    twins = [LinUCB(dim, kernel=kernel, forgetting=0.98) for kernel in ("numpy", "numba")]
+    K = 16
+    for policy in twins:
+        for i in range(K):
+            policy.add_slot(f"arm{i}", {"bias": 1.0, f"model:{i % 4}": 1.0, "log_n": i / K})
+    assert (twins[1]._w.size >= kernels.BLAS_FROM) == (dim == 128)
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((50, dim))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    costs = rng.random(K) * 1e-3
+    for t, x in enumerate(X):
+        for policy in twins:
+            policy.update(t % 5, x, float(t % 3) / 2)  # arms 5.. never learn
+    subset = np.array([7, 0, 3, 12])
+    for slots in (None, subset):
+        c = costs if slots is None else costs[:len(subset)]
+        out = [kernels.decide(p, X[3], slots, alpha_decay, c, 400.0, True) for p in twins]
+        mean, width = twins[1].estimate(X[3], slots)
+        bonus = width if alpha_decay is None else decayed_width(width, twins[1].counts, slots,
+                                                                alpha_decay)
+        ranked = kernels.rank(None, mean, bonus, c, twins[1].alpha, 400.0, True)
+        np.testing.assert_array_equal(out[1][0], mean)  # the compiled path, its own parts
+        np.testing.assert_array_equal(out[1][2], bonus)
+        np.testing.assert_array_equal(out[1][5], ranked[2])
+        assert out[1][7:] == ranked[4:]
+        for got, want in zip(out[1][:7], out[0][:7], strict=True):  # and the numpy path
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+        assert out[1][7:] == out[0][7:]
+        if alpha_decay is not None:
+            assert np.all(out[1][2] <= out[1][1]) and np.any(out[1][2] < out[1][1])

@@ -25,10 +25,13 @@ def _train(router: us.Router, rng: np.random.Generator, n: int = 200) -> None:
         router.feedback(d.id, float(d.arm.n > 1 and i % 4 < 2))
 
 
+@pytest.mark.parametrize("precision, rel", [("float64", 1e-9), ("float32", 1e-6)])
 @pytest.mark.parametrize("suffix", [".json", ".npz"])
 def test_save_load_gives_same_decisions(arms: us.ArmSpace, prices: dict[str, us.Price],
-                                        tmp_path: Path, suffix: str) -> None:
-    router = us.Router(arms, prices, us.Budget(per_request=0.001), seed=3, forgetting=0.999)
+                                        tmp_path: Path, suffix: str, precision: str,
+                                        rel: float) -> None:
+    router = us.Router(arms, prices, us.Budget(per_request=0.001), seed=3, forgetting=0.999,
+                       precision=precision)
     _train(router, np.random.default_rng(1))
     pending = router.decide("still waiting")
     path = tmp_path / f"state{suffix}"
@@ -38,7 +41,7 @@ def test_save_load_gives_same_decisions(arms: us.ArmSpace, prices: dict[str, us.
     for p in prompts:
         a, b = router.decide(p), loaded.decide(p)
         assert a.arm == b.arm
-        assert a.ucb == pytest.approx(b.ucb, rel=1e-9, abs=1e-12)
+        assert a.ucb == pytest.approx(b.ucb, rel=rel, abs=1e-12)
         assert a.predicted_cost == pytest.approx(b.predicted_cost)
         router.feedback(a.id, 0.5)
         loaded.feedback(b.id, 0.5)
@@ -111,8 +114,11 @@ def test_threads_match_sequential(arms: us.ArmSpace, prices: dict[str, us.Price]
     assert threaded.policy.updates == sequential.policy.updates == 8000
     assert threaded.stats["decisions"] == sequential.stats["decisions"] == 8000
     for name in ("A_raw", "B", "b", "counts", "S_zz", "zr", "A_inv", "A0_inv"):
+        # the inverses are updated (the per-arm ones in float32, the default) in another
+        # order of updates; the sums agree to rounding
+        tol = (2e-6, 1e-8) if name in ("A_inv", "A0_inv") else (1e-7, 1e-9)
         np.testing.assert_allclose(getattr(threaded.policy, name),
-                                   getattr(sequential.policy, name), rtol=1e-7, atol=1e-9)
+                                   getattr(sequential.policy, name), rtol=tol[0], atol=tol[1])
     assert len(threaded.pending) == 0
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from . import validate
 from .arms import Arm
 from .explain import CandidateTable
-from .explore import choose, decayed_width
+from .explore import choose
 from .policy import kernels
 from .results import Decision
 from .store.memory import Pending
@@ -58,14 +58,12 @@ def decide_arms(router: Router, x: np.ndarray, tokens: int, arms: list[Arm], *,
     policy = router.policy
     slots = slots_of(router, arms)
     router._refresh_samples_per_call()  # a backend may learn that its server refuses `n`
-    mean, width = policy.estimate(x, slots)
-    bonus = width if router.alpha_decay is None else decayed_width(
-        width, policy.counts, slots, router.alpha_decay)
     costs = router.costs.predict_all(arms, tokens, x)
     lam = router.pacer.lam
-    # bounds, dominated arms (a cheaper arm's lower bound beats their upper bound), scores
-    ucb, raw, keep, score, best, ties, pruned, finite = kernels.rank(
-        policy.compiled, mean, bonus, costs, policy.alpha, lam, router.prune)
+    # estimates, the (decaying) bonus, bounds, dominated arms (a cheaper arm's lower bound
+    # beats their upper bound) and scores
+    mean, width, bonus, ucb, raw, keep, score, best, ties, pruned, finite = kernels.decide(
+        policy, x, slots, router.alpha_decay, costs, lam, router.prune)
     if not finite:
         validate.finite_scores(raw)  # never NaN into the tie-break
     if router.exploration == "ucb" and ties == 1:  # what choose() returns, without a draw

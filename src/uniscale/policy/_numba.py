@@ -16,7 +16,7 @@ from typing import Any
 import numba
 import numpy as np
 
-__all__ = ["estimate", "finish", "quadratic_weights", "rank", "update"]
+__all__ = ["bonus_rank", "decide", "estimate", "finish", "quadratic_weights", "rank", "update"]
 
 # sums may be reassociated (vectorised); NaN and infinity keep their IEEE meaning
 _jit = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz"})
@@ -302,3 +302,33 @@ def finish(x: Any, y: Any, var: Any, bt: Any, nq: Any, P: Any, slots: Any, inv_s
         v *= inv_sigma
         mean[t] = m
         width[t] = math.sqrt(v) if v > 0.0 else 0.0
+
+
+@_exact
+def bonus_rank(width: Any, mom: Any, slots: Any, sigma: float, decay: float, mean: Any,
+               costs: Any, alpha: float, lam: float, prune: bool, bonus: Any, ucb: Any,
+               raw: Any, keep: Any, score: Any) -> tuple[int, int, int, bool]:  # pragma: no cover
+    """The exploration bonus (``width / sqrt(1 + n_a / decay)``, ``n_a`` the arm's
+    discounted feedbacks read from the moments; ``decay = 0``: the width itself), then
+    :func:`rank` on it."""
+    if decay > 0.0:
+        s = mom.shape[1] - 2
+        c = mom.shape[2] - 1
+        for t in range(slots.shape[0]):
+            n = mom[slots[t], s + 1, c] * sigma
+            bonus[t] = width[t] / math.sqrt(1.0 + n / decay)
+    else:
+        for t in range(slots.shape[0]):
+            bonus[t] = width[t]
+    return rank(mean, bonus, costs, alpha, lam, prune, ucb, raw, keep, score)
+
+
+@_exact
+def decide(x: Any, w: Any, q: Any, bt: Any, nq: Any, P: Any, slots: Any, inv_sigma: float,
+           mom: Any, sigma: float, decay: float, costs: Any, alpha: float, lam: float,
+           prune: bool, out: Any, keep: Any) -> tuple[int, int, int, bool]:  # pragma: no cover
+    """:func:`estimate`, then :func:`bonus_rank`, in one call: ``out`` rows are the mean,
+    width, bonus, upper bound, raw score and score of the arms in ``slots``."""
+    estimate(x, w, q, bt, nq, P, slots, inv_sigma, out[0], out[1])
+    return bonus_rank(out[1], mom, slots, sigma, decay, out[0], costs, alpha, lam, prune,
+                      out[2], out[3], out[4], keep, out[5])

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ConfigurationError
+from ..explore import decayed_width
 
 if TYPE_CHECKING:
     from .linucb import LinUCB
 
-__all__ = ["KERNELS", "Ranked", "compiled", "estimate", "rank", "resolve", "update"]
+__all__ = ["KERNELS", "Ranked", "Scored", "compiled", "decide", "estimate", "rank", "resolve",
+           "update"]
 
 KERNELS = ("auto", "numba", "numpy")
 ENV = "UNISCALE_KERNEL"
@@ -77,14 +79,20 @@ def resolve(kernel: str) -> str:
     return "numpy"
 
 
-def estimate(policy: LinUCB, kernels: ModuleType, x: np.ndarray,
-             slots: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """:meth:`LinUCB.estimate` in one compiled call."""
-    x = np.ascontiguousarray(x, dtype=np.float64)
+def _slots(policy: LinUCB, slots: np.ndarray | None) -> np.ndarray:
+    """``slots``, or every slot in order (cached) for ``None``."""
     if slots is None:
         slots = policy._every
         if len(slots) != len(policy.slots):
             slots = policy._every = np.arange(len(policy.slots), dtype=np.intp)
+    return slots
+
+
+def estimate(policy: LinUCB, kernels: ModuleType, x: np.ndarray,
+             slots: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`LinUCB.estimate` in one compiled call."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    slots = _slots(policy, slots)
     n = len(slots)
     mean, width = np.empty(n), np.empty(n)
     w, q = policy._w, policy._q
@@ -104,6 +112,61 @@ def estimate(policy: LinUCB, kernels: ModuleType, x: np.ndarray,
     kernels.finish(x, y, var.astype(np.float64, copy=False), policy._bt, policy._nq,
                    policy._P, slots, 1.0 / policy._sigma, mean, width)
     return mean, width
+
+
+Scored = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+               np.ndarray, int, int, int, bool]
+"""``(mean, width, bonus, ucb, raw, keep, score, best, ties, pruned, finite)``: see
+:func:`decide`."""
+
+
+def decide(policy: LinUCB, x: np.ndarray, slots: np.ndarray | None,
+           alpha_decay: float | None, costs: np.ndarray, lam: float, prune: bool) -> Scored:
+    """Estimates, exploration bonus and :func:`rank` of one decision (one compiled call
+    when the policy runs the compiled kernels and its arrays are small).
+
+    Args:
+        policy: The policy scoring.
+        x: The context.
+        slots: The slots of the arms scored (``None``: every slot, in order).
+        alpha_decay: Feedbacks after which an arm's bonus is ``1/sqrt(2)`` of its width
+            (see :func:`uniscale.explore.decayed_width`); ``None``: the bonus is the width.
+        costs: Predicted USD per arm scored.
+        lam: Cost weight λ.
+        prune: Prune dominated arms.
+
+    Returns:
+        ``(mean, width, bonus, ucb, raw, keep, score, best, ties, pruned, finite)``, the
+        bounds and scores computed on ``bonus`` (see :func:`rank`).
+    """
+    compiled = policy.compiled
+    if compiled is None:
+        mean, width = policy.estimate(x, slots)
+        bonus = width if alpha_decay is None else decayed_width(width, policy.counts, slots,
+                                                                alpha_decay)
+        return (mean, width, bonus,
+                *rank(None, mean, bonus, costs, policy.alpha, lam, prune))
+    alpha, decay = float(policy.alpha), 0.0 if alpha_decay is None else float(alpha_decay)
+    if policy._w.size < BLAS_FROM:
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        chosen = _slots(policy, None if slots is None else np.asarray(slots, dtype=np.intp))
+        out = np.empty((6, len(chosen)))
+        keep = np.empty(len(chosen), dtype=bool)
+        best, ties, pruned, finite = compiled.decide(
+            x, policy._w, policy._q, policy._bt, policy._nq, policy._P, chosen,
+            1.0 / policy._sigma, policy._mom, policy._sigma, decay, costs, alpha, float(lam),
+            bool(prune), out, keep)
+        mean, width, bonus, ucb, raw, score = out
+    else:
+        chosen = _slots(policy, None if slots is None else np.asarray(slots, dtype=np.intp))
+        mean, width = estimate(policy, compiled, x, chosen)
+        bonus, ucb, raw, score = np.empty((4, len(chosen)))
+        keep = np.empty(len(chosen), dtype=bool)
+        best, ties, pruned, finite = compiled.bonus_rank(
+            width, policy._mom, chosen, policy._sigma, decay, mean, costs, alpha, float(lam),
+            bool(prune), bonus, ucb, raw, keep, score)
+    return (mean, width, bonus, ucb, raw, keep, score, int(best), int(ties), int(pruned),
+            bool(finite))
 
 
 def update(policy: LinUCB, kernels: ModuleType, slot: int, x: np.ndarray, reward: float,

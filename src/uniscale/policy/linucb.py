@@ -71,7 +71,9 @@ class LinUCB(Refit):
         projection_seed: Seed of the projection ``P``.
         precision: ``"float64"`` or ``"float32"`` for the per-arm inverses that
             :meth:`estimate` reads (half the memory and time at large ``K·d²``; widths
-            then agree to about 1e-6). Sums are always float64.
+            then agree to about 1e-6). Sums are always float64. ``"float64"`` (this
+            class's default) is the reference path; :class:`~uniscale.Router` defaults
+            to ``"float32"``.
         blas_threads: BLAS threads during :meth:`estimate` and :meth:`update` (default
             1: these products are too small to gain from threads); ``None`` leaves BLAS
             as configured.
