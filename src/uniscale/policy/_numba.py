@@ -114,17 +114,20 @@ def update(slot: int, x: Any, reward: float, root: float, w: Any, araw: Any, q: 
     xt = x * root
     rt = reward * root
     row = w[slot]
-    # u = A⁻¹x from the packed triangle
+    # u = A⁻¹x from the packed triangle: row i of the triangle holds A[i, i:]; each loop
+    # reads or writes one array segment (so it vectorises)
     u = np.zeros(d)
     start = 0
     for i in range(d):
-        ui = 0.0
         xi = xt[i]
-        ui += row[start] * xi
-        for j in range(i + 1, d):
-            wij = row[start + j - i]
-            ui += wij * xt[j]
-            u[j] += wij * xi
+        seg = row[start:start + d - i]
+        tail = xt[i:]
+        ui = 0.0
+        for j in range(d - i):
+            ui += seg[j] * tail[j]
+        below = u[i:]
+        for j in range(1, d - i):
+            below[j] += seg[j] * xi
         u[i] += ui
         start += d - i
     c = 1.0
@@ -135,9 +138,12 @@ def update(slot: int, x: Any, reward: float, root: float, w: Any, araw: Any, q: 
     start = 0
     for i in range(d):
         ui, xi = u[i], xt[i]
-        for j in range(i, d):
-            row[start + j - i] -= ui * uc[j]
-            ar[start + j - i] += xi * xt[j]
+        seg = row[start:start + d - i]
+        for j in range(d - i):
+            seg[j] -= ui * uc[i + j]
+        sums = ar[start:start + d - i]
+        for j in range(d - i):
+            sums[j] += xi * xt[i + j]
         start += d - i
     y = np.empty(s + 1)
     for i in range(s + 1):
@@ -180,9 +186,11 @@ def update(slot: int, x: Any, reward: float, root: float, w: Any, araw: Any, q: 
     dtm = np.zeros((s, k))
     for p in range(nblocks):
         base = cols[p] * s
+        value = vals[p]
         for i in range(s):
+            out, mrow = dtm[i], m[base + i]
             for j in range(k):
-                dtm[i, j] += vals[p] * m[base + i, j]
+                out[j] += value * mrow[j]
     t = np.zeros(k)
     step = np.zeros(k)
     for i in range(s):
@@ -204,8 +212,9 @@ def update(slot: int, x: Any, reward: float, root: float, w: Any, araw: Any, q: 
     shift = -gain * (dot_bt + dot_b0)
     for i in range(k):
         gi = gain * t[i]
+        mrow = m[i]
         for j in range(k):
-            m[i, j] -= gi * t[j]
+            mrow[j] -= gi * t[j]
     for p in range(nblocks):
         base = cols[p] * s
         for i in range(s):
