@@ -29,7 +29,9 @@ def test_router_fitted_from_the_log_matches_the_one_that_wrote_it(tmp_path: Path
 
     fresh = us.Router(ctx.env.arms, ctx.table.prices, objective,
                       featurizer=us.HashingFeaturizer(128), seed=7)
-    assert fresh.fit(us.read_log(log)) == 2000
+    # the log repeats prompts, so fit would cross-validate it like an eval set and may pick
+    # another ridge prior than the writer's; the same settings must give the same router
+    assert fresh.fit(us.read_log(log), cross_validate=False) == 2000
     a, b = source.policy, fresh.policy
     assert a.slots == b.slots
     assert np.array_equal(a.counts, b.counts)

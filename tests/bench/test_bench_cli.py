@@ -198,7 +198,16 @@ def test_demo_runs_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         assert entry["warm_start"] is True
         assert {"uniscale", "routing-only", "tts-only", "best-fixed",
                 "trained-router"} <= set(entry["policies"])
-    assert "budget" in data["tables"][0]
+        for name, fig in entry["policies"].items():
+            assert "ci95" in fig  # null here: --small runs one seed
+            assert ("paired_diff" in fig) == (name != "uniscale")
+        # the plot's frontier has a point at every W of the table printed beside it
+        sweep = entry["sweep"]
+        assert entry["objective"]["willingness_to_pay"] in sweep["wtp"]
+        for name in ("uniscale", "routing-only", "tts-only", "trained-router"):
+            assert [pt["wtp"] for pt in sweep["frontier"][name]] == sweep["wtp"]
+    budget = data["tables"][0]["budget"]
+    assert budget["objective"] == {"kind": "budget", "per_request": budget["target"]}
     assert "oracle" in capsys.readouterr().out
 
 

@@ -30,8 +30,10 @@ from .command import (
 )
 from .plot import plot_frontiers
 from .report import frontier, run_bench, tradeoff_points
+from .runner import Context
 
-__all__ = ["BUDGET_POLICIES", "DEMO_TABLES", "SWEEP_POLICIES", "DemoTable", "demo_command"]
+__all__ = ["BUDGET_POLICIES", "DEMO_TABLES", "SWEEP_POLICIES", "DemoChoice", "DemoTable",
+           "demo_choice", "demo_command"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class DemoTable:
 
 
 DEMO_TABLES = (
-    DemoTable("faithful_cot", 3, 1, "model x prompting strategy", budget=2, sweep_step=3),
+    DemoTable("faithful_cot", 5, 1, "model x prompting strategy", budget=2, sweep_step=3),
     DemoTable("game24_tot", 8, 2, "prompting strategy x n (best-of-n, exact checker)"),
     DemoTable("aqua_pot", 6, 2, "model x strategy x n"),
 )
@@ -71,10 +73,38 @@ BUDGET_POLICIES = ("uniscale", "paretobandit", "trained-router", "best-fixed", "
 """Policies of the budget run."""
 
 
-def _budget_target(tp: dict[str, Any]) -> float:
-    """A budget between the cheapest and the dearest arm of the train hull."""
+@dataclass(frozen=True)
+class DemoChoice:
+    """What the demo runs a table at, chosen on its train split only.
+
+    Attributes:
+        tradeoff: :func:`~uniscale.bench.report.tradeoff_points` of the train split.
+        wtp: The willingness to pay of the run with every policy (the suggested W).
+        others: The other W values of the frontier.
+        budget: The per-request budget of the budget run: the geometric mean of the
+            cheapest and the dearest arm on the train hull.
+    """
+
+    tradeoff: dict[str, Any]
+    wtp: float
+    others: tuple[float, ...]
+    budget: float
+
+
+def demo_choice(ctx: Context, *, sweep_step: int = 2, small: bool = False) -> DemoChoice:
+    """The W values and the budget the demo uses on a table (from its train split only).
+
+    Args:
+        ctx: The prepared table.
+        sweep_step: Every how many of the train hull's sweep W values a frontier run is
+            made.
+        small: The quick run's sparser grid.
+    """
+    tp = tradeoff_points(ctx)
+    grid = tp["sweep"][1::3] if small else tp["sweep"][::sweep_step]
     costs = [c for c, _ in tp["hull"]]
-    return float(np.sqrt(min(costs) * max(costs))) if costs else 1e-3
+    budget = float(np.sqrt(min(costs) * max(costs))) if costs else 1e-3
+    return DemoChoice(tp, float(tp["suggested"]), tuple(float(w) for w in grid), budget)
 
 
 def _scaled(count: int, args: argparse.Namespace) -> int:
@@ -90,10 +120,8 @@ def _table(spec: DemoTable, shipped: Path, args: argparse.Namespace
            ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
     """Run one table: the suggested W, the other W values, and the budget."""
     ctx = prepare(shipped / f"{spec.name}.jsonl.gz", limit=args.limit)
-    tp = tradeoff_points(ctx)
-    wtp = float(tp["suggested"])
-    grid = tp["sweep"][1::3] if args.small else tp["sweep"][::spec.sweep_step]
-    others = [float(w) for w in grid]
+    choice = demo_choice(ctx, sweep_step=spec.sweep_step, small=args.small)
+    tp, wtp, others = choice.tradeoff, choice.wtp, choice.others
     seeds = list(range(_scaled(spec.seeds, args)))
     sweep_seeds = list(range(_scaled(spec.sweep_seeds, args)))
     budget_seeds = list(range(_scaled(spec.budget, args))) if spec.budget else []
@@ -114,7 +142,7 @@ def _table(spec: DemoTable, shipped: Path, args: argparse.Namespace
         results = [main] + [run_bench(ctx, Tradeoff(w), sweep_seeds, policies=sweep_policies,
                                       progress=advance, warm_start=True) for w in others]
         if budget_seeds:
-            target = _budget_target(tp)
+            target = choice.budget
             budget = (run_bench(ctx, Budget(per_request=target), budget_seeds,
                                 policies=_available(BUDGET_POLICIES), progress=advance,
                                 warm_start=True), target)

@@ -1,0 +1,66 @@
+"""``uniscale demo`` chooses what it runs at on the train split only."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from uniscale.bench.command import prepare
+from uniscale.bench.demo import demo_choice
+
+
+def _rewrite(path: Path, out: Path, change: Callable[[dict[str, object]], None]) -> Path:
+    """A copy of a table with ``change`` applied to every row (prices copied)."""
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    out.mkdir()
+    with gzip.open(out / path.name, "wt", encoding="utf-8") as f:
+        for r in rows:
+            change(r)
+            f.write(json.dumps(r) + "\n")
+    models = path.name.replace(".jsonl.gz", ".models.json")
+    (out / models).write_text((path.parent / models).read_text())
+    return out / path.name
+
+
+def _flip_in(split: str) -> Callable[[dict[str, object]], None]:
+    def change(r: dict[str, object]) -> None:
+        if r["split"] == split:  # same answer -> same score still holds
+            r["score"] = 1.0 - float(r["score"])  # type: ignore[arg-type]
+    return change
+
+
+def test_demo_choice_ignores_the_test_part(toy_path: Path, tmp_path: Path) -> None:
+    base = demo_choice(prepare(toy_path))
+    test_flipped = demo_choice(prepare(_rewrite(toy_path, tmp_path / "t", _flip_in("test"))))
+    assert test_flipped == base
+    train_flipped = demo_choice(prepare(_rewrite(toy_path, tmp_path / "r", _flip_in("train"))))
+    assert train_flipped.tradeoff["hull"] != base.tradeoff["hull"]
+    assert set(base.others) <= set(base.tradeoff["sweep"])
+    costs = [c for c, _ in base.tradeoff["hull"]]
+    assert min(costs) <= base.budget <= max(costs)
+
+
+
+def test_frontier_legend_says_which_policies_uniscale_coincides_with() -> None:
+    from uniscale.bench.plot import _frontier
+    from uniscale.plotting import pyplot
+
+    def pts(q: float) -> list[dict[str, float]]:
+        return [{"wtp": w, "cost": 0.01 * w, "quality": q + 0.1 * w} for w in (0.5, 1.0, 2.0)]
+
+    sweep = {"fixed_arms": [{"cost": 0.01, "quality": 0.5}, {"cost": 0.02, "quality": 0.7}],
+             "hull": [[0.01, 0.5], [0.02, 0.7]],
+             "frontier": {"uniscale": pts(0.6), "tts-only": pts(0.6),
+                          "routing-only": pts(0.4)}}
+    plt = pyplot()
+    fig, ax = plt.subplots()
+    try:
+        _frontier(ax, sweep, "one model")
+        labels = ax.get_legend_handles_labels()[1]
+    finally:
+        plt.close(fig)
+    assert "uniscale (= tts-only here)" in labels and "routing-only" in labels
+    assert len([line for line in ax.get_lines() if len(line.get_xdata()) == 3]) == 3
