@@ -33,15 +33,16 @@ def _frontier(ax: Any, sweep: Mapping[str, Any], title: str) -> None:
     hull = np.array(sweep["hull"])
     ax.plot(hull[:, 0], hull[:, 1], color="0.35", lw=1.2, label="fixed arms' hull", zorder=2)
     frontier = sweep["frontier"]
-    same = ("uniscale" in frontier and "routing-only" in frontier
-            and frontier["uniscale"] == frontier["routing-only"])
+    same = [n for n in ("routing-only", "tts-only") if "uniscale" in frontier
+            and n in frontier and frontier[n] and frontier[n] == frontier["uniscale"]]
     names = sorted(frontier, key=lambda n: n == "uniscale")  # uniscale drawn last, on top
     for name in names:
         points = frontier[name]
         if name in ("random", "best-fixed") or not points:
             continue
         color, marker, line = _STYLE.get(name, ("tab:orange", "o", "-"))
-        label = "uniscale (= routing-only here)" if name == "uniscale" and same else name
+        label = (f"uniscale (= {' = '.join(same)} here)" if name == "uniscale" and same
+                 else name)
         pts = sorted(points, key=lambda p: p["cost"])
         ax.plot([p["cost"] for p in pts], [p["quality"] for p in pts], color=color,
                 marker=marker, ls=line, lw=2.2 if name == "uniscale" else 1.4,
