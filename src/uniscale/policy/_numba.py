@@ -27,14 +27,15 @@ _exact = numba.njit(cache=True, nogil=True)
 def _quadratic_weights(x: Any, out: Any) -> None:  # pragma: no cover - compiled
     """``out`` with ``packed(M) · out == xᵀMx`` (off-diagonal products counted twice)."""
     d = x.shape[0]
-    k = 0
+    start = 0
     for i in range(d):
         xi = x[i]
-        out[k] = xi * xi
-        k += 1
-        for j in range(i + 1, d):
-            out[k] = 2.0 * xi * x[j]
-            k += 1
+        twice = 2.0 * xi
+        seg = out[start:start + d - i]
+        seg[0] = xi * xi
+        for j in range(1, d - i):  # one segment per row: it vectorises
+            seg[j] = twice * x[i + j]
+        start += d - i
 
 
 @_jit
