@@ -185,6 +185,7 @@ def test_error_no_seeds(toy_path: Path, capsys: pytest.CaptureFixture[str]) -> N
                                                            "--seeds", "0"])
 
 
+@pytest.mark.disable_socket  # offline: any network use fails the run
 def test_demo_runs_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     png, out = tmp_path / "demo.png", tmp_path / "demo.json"
     code = main(["demo", "--small", "--limit", "60", "--out", str(png), "--json", str(out),
