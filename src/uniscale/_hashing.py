@@ -48,9 +48,9 @@ def _crc(state: Any, data: Any, start: int, stop: int, table: Any) -> Any:  # pr
 
 @numba.njit(cache=True, nogil=True)
 def _count(h: Any, buckets: int, counts: Any) -> None:  # pragma: no cover
-    """Add the code of the finished hash ``h``: bucket twice over, +1 for a minus sign."""
-    code = 2 * (h % buckets) + (0 if (h >> 31) & 1 else 1)
-    counts[code] += 1
+    """Count the finished hash ``h`` in its bucket: +1 for a plus sign, -1 for a minus
+    (integers: float64 holds them exactly, so the order of the counts does not matter)."""
+    counts[h % buckets] += 1.0 if (h >> 31) & 1 else -1.0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -85,7 +85,7 @@ def _signed_counts(text: Any, salt: Any, buckets: int, bigrams: bool, table: Any
 
 def signed_counts(text: bytes, salt: bytes, buckets: int, bigrams: bool) -> np.ndarray:
     """Positive minus negative sign counts per bucket of the lower-cased ASCII ``text``."""
-    counts = np.zeros(2 * buckets, dtype=np.int64)
+    counts = np.zeros(buckets)
     _signed_counts(np.frombuffer(text, dtype=np.uint8), np.frombuffer(salt, dtype=np.uint8),
                    buckets, bigrams, _CRC, _KIND, counts)
-    return (counts[0::2] - counts[1::2]).astype(float)
+    return counts
