@@ -152,11 +152,8 @@ def test_compiled_ranking_equals_the_numpy_ranking(prune: bool) -> None:
 
 @needs_numba
 @pytest.mark.parametrize("precision", ["float64", "float32"])
-def test_large_shapes_take_the_blas_products_and_agree(precision: str) -> None:
-    from uniscale.policy import kernels
-
+def test_large_shapes_agree(precision: str) -> None:
     d, K = 128, 16
-    assert K * d * (d + 1) // 2 >= kernels.BLAS_FROM
     twins = [LinUCB(d, kernel=kernel, precision=precision) for kernel in ("numpy", "numba")]
     for policy in twins:
         for i in range(K):
@@ -177,7 +174,7 @@ def test_large_shapes_take_the_blas_products_and_agree(precision: str) -> None:
 
 
 @needs_numba
-@pytest.mark.parametrize("dim", [9, 128])  # one compiled call; BLAS products, then one
+@pytest.mark.parametrize("dim", [9, 128])
 @pytest.mark.parametrize("alpha_decay", [None, 3.0])
 def test_fused_decide_is_estimate_bonus_and_rank(dim: int, alpha_decay: float | None) -> None:
     from uniscale.explore import decayed_width
@@ -188,7 +185,6 @@ def test_fused_decide_is_estimate_bonus_and_rank(dim: int, alpha_decay: float | 
     for policy in twins:
         for i in range(K):
             policy.add_slot(f"arm{i}", {"bias": 1.0, f"model:{i % 4}": 1.0, "log_n": i / K})
-    assert (twins[1]._w.size >= kernels.BLAS_FROM) == (dim == 128)
     rng = np.random.default_rng(4)
     X = rng.standard_normal((50, dim))
     X /= np.linalg.norm(X, axis=1, keepdims=True)

@@ -16,7 +16,7 @@ from typing import Any
 import numba
 import numpy as np
 
-__all__ = ["bonus_rank", "decide", "estimate", "finish", "quadratic_weights", "rank", "update"]
+__all__ = ["bonus_rank", "decide", "estimate", "rank", "update"]
 
 # sums may be reassociated (vectorised); NaN and infinity keep their IEEE meaning
 _jit = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz"})
@@ -279,39 +279,6 @@ def rank(mean: Any, width: Any, costs: Any, alpha: float, lam: float, prune: boo
             if first < 0:
                 first = a
     return first, ties, pruned, finite
-
-
-@_exact
-def quadratic_weights(x: Any, out: Any) -> None:  # pragma: no cover - compiled
-    """``out`` with ``packed(M) · out == xᵀMx`` (for a BLAS product over many arms)."""
-    _quadratic_weights(x, out)
-
-
-@_exact
-def finish(x: Any, y: Any, var: Any, bt: Any, nq: Any, P: Any, slots: Any, inv_sigma: float,
-           mean: Any, width: Any) -> None:  # pragma: no cover - compiled
-    """:func:`estimate` from the products a BLAS did: ``y[t] = q[a] x`` and
-    ``var[t] = xᵀA_a⁻¹x`` for ``a = slots[t]``."""
-    s = bt.shape[1]
-    xs = np.empty(s)
-    if s:
-        _shared_context(P, x, 1.0, xs)
-    r = np.empty(s)
-    for t in range(slots.shape[0]):
-        a = slots[t]
-        m = y[t, s]
-        v = float(var[t])
-        for i in range(s):
-            r[i] = xs[i] - y[t, i]
-            m += r[i] * bt[a, i]
-        for i in range(s):
-            acc = 0.0
-            for j in range(s):
-                acc += nq[a, i, j] * r[j]
-            v += r[i] * acc
-        v *= inv_sigma
-        mean[t] = m
-        width[t] = math.sqrt(v) if v > 0.0 else 0.0
 
 
 @_exact

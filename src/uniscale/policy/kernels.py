@@ -29,11 +29,6 @@ __all__ = ["KERNELS", "Ranked", "Scored", "compiled", "decide", "estimate", "ran
 
 KERNELS = ("auto", "numba", "numpy")
 ENV = "UNISCALE_KERNEL"
-BLAS_FROM = 1 << 17
-"""Packed inverse entries (all arms) from which :func:`estimate` leaves the two products
-that stream the per-arm arrays to BLAS: at that size memory bandwidth, not call overhead,
-sets the time."""
-
 _lock = threading.Lock()
 _loaded: list[ModuleType | None] = []  # empty: not tried yet
 _reason: list[str] = []
@@ -93,24 +88,9 @@ def estimate(policy: LinUCB, kernels: ModuleType, x: np.ndarray,
     """:meth:`LinUCB.estimate` in one compiled call."""
     x = np.ascontiguousarray(x, dtype=np.float64)
     slots = _slots(policy, slots)
-    n = len(slots)
-    mean, width = np.empty(n), np.empty(n)
-    w, q = policy._w, policy._q
-    if w.size < BLAS_FROM:
-        kernels.estimate(x, w, q, policy._bt, policy._nq, policy._P, slots,
-                         1.0 / policy._sigma, mean, width)
-        return mean, width
-    # large: the two streaming products go to BLAS (it reads memory faster), the rest is
-    # one compiled call
-    weights = np.empty(w.shape[1], dtype=w.dtype)
-    kernels.quadratic_weights(x, weights)
-    every = slots is policy._every
-    with policy._serial:
-        var = (w if every else w[slots]) @ weights
-        y = ((q if every else q[slots]).reshape(n * q.shape[1], q.shape[2]) @ x
-             ).reshape(n, q.shape[1])
-    kernels.finish(x, y, var.astype(np.float64, copy=False), policy._bt, policy._nq,
-                   policy._P, slots, 1.0 / policy._sigma, mean, width)
+    mean, width = np.empty(len(slots)), np.empty(len(slots))
+    kernels.estimate(x, policy._w, policy._q, policy._bt, policy._nq, policy._P, slots,
+                     1.0 / policy._sigma, mean, width)
     return mean, width
 
 
@@ -123,7 +103,7 @@ Scored = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.nd
 def decide(policy: LinUCB, x: np.ndarray, slots: np.ndarray | None,
            alpha_decay: float | None, costs: np.ndarray, lam: float, prune: bool) -> Scored:
     """Estimates, exploration bonus and :func:`rank` of one decision (one compiled call
-    when the policy runs the compiled kernels and its arrays are small).
+    when the policy runs the compiled kernels).
 
     Args:
         policy: The policy scoring.
@@ -146,25 +126,16 @@ def decide(policy: LinUCB, x: np.ndarray, slots: np.ndarray | None,
                                                                 alpha_decay)
         return (mean, width, bonus,
                 *rank(None, mean, bonus, costs, policy.alpha, lam, prune))
-    alpha, decay = float(policy.alpha), 0.0 if alpha_decay is None else float(alpha_decay)
-    if policy._w.size < BLAS_FROM:
-        x = np.ascontiguousarray(x, dtype=np.float64)
-        chosen = _slots(policy, None if slots is None else np.asarray(slots, dtype=np.intp))
-        out = np.empty((6, len(chosen)))
-        keep = np.empty(len(chosen), dtype=bool)
-        best, ties, pruned, finite = compiled.decide(
-            x, policy._w, policy._q, policy._bt, policy._nq, policy._P, chosen,
-            1.0 / policy._sigma, policy._mom, policy._sigma, decay, costs, alpha, float(lam),
-            bool(prune), out, keep)
-        mean, width, bonus, ucb, raw, score = out
-    else:
-        chosen = _slots(policy, None if slots is None else np.asarray(slots, dtype=np.intp))
-        mean, width = estimate(policy, compiled, x, chosen)
-        bonus, ucb, raw, score = np.empty((4, len(chosen)))
-        keep = np.empty(len(chosen), dtype=bool)
-        best, ties, pruned, finite = compiled.bonus_rank(
-            width, policy._mom, chosen, policy._sigma, decay, mean, costs, alpha, float(lam),
-            bool(prune), bonus, ucb, raw, keep, score)
+    decay = 0.0 if alpha_decay is None else float(alpha_decay)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    chosen = _slots(policy, None if slots is None else np.asarray(slots, dtype=np.intp))
+    out = np.empty((6, len(chosen)))
+    keep = np.empty(len(chosen), dtype=bool)
+    best, ties, pruned, finite = compiled.decide(
+        x, policy._w, policy._q, policy._bt, policy._nq, policy._P, chosen, 1.0 / policy._sigma,
+        policy._mom, policy._sigma, decay, costs, float(policy.alpha), float(lam), bool(prune),
+        out, keep)
+    mean, width, bonus, ucb, raw, score = out
     return (mean, width, bonus, ucb, raw, keep, score, int(best), int(ties), int(pruned),
             bool(finite))
 
