@@ -135,8 +135,14 @@ def test_hashing_transform_equals_its_definition_bit_for_bit(dim: int, ngrams: i
     featurizer = us.HashingFeaturizer(dim, ngrams=ngrams, seed=seed)
     rng = np.random.default_rng(dim + seed)
     alphabet = [*"abcXYZ 0123456789 \n\t?+-*/=^%<>{};()É²ßñ漢字🙂", "def ", "return ",
-                "```", "=>", "class ", "éimport", "functions", "function"]
+                "```", "=>", "class ", "éimport", "functions", "function", "_import", "returns",
+                "xdef ", "import_", "class class "]
     texts = [TEXT, "", "   ", "?", "Ünïcödé ² ³ ÀÉÎ and ASCII 42", "\ud800 lone surrogate"]
+    # code keywords (fewer than 10 markers, so the count is not capped) at word boundaries
+    texts += ["returns x", "def f(): return", "import_x _import y", "xdef z class class a",
+              "functions function.", "(return)import", "re-turn importé function2"]
+    texts += ["".join(rng.choice(alphabet[-12:], size=int(rng.integers(1, 8))))
+              for _ in range(40)]
     texts += ["".join(rng.choice(alphabet, size=int(rng.integers(1, 300))))
               for _ in range(60)]
     for text in texts * 2:  # the second pass reads the token cache

@@ -23,6 +23,10 @@ _WORD = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
 # is counted on its own; the keyword regex only runs when a keyword occurs at all)
 _CODE_WORDS = re.compile(r"\b(?:def |class |return\b|import\b|function\b)")
 _CODE_HINTS = ("def ", "class ", "return", "import", "function")
+# what _CODE_WORDS matches in an ASCII text: (keyword, a word boundary also after it)
+_KEYWORDS = (("def ", False), ("class ", False), ("return", True), ("import", True),
+             ("function", True))
+_ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _WH = ("what", "how", "why", "when", "where", "which", "who", "whom", "whose")
 _DIGITS = b"0123456789"
 _UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -78,9 +82,28 @@ def _count_chars(text: str) -> tuple[int, int, int, int]:
         digits, upper = sum(map(str.isdigit, text)), sum(map(str.isupper, text))
         symbols, braces = sum(map(text.count, _MATH)), sum(map(text.count, _BRACES))
     code = braces + text.count("```") + text.count("=>")
-    if any(hint in text for hint in _CODE_HINTS):
+    if text.isascii():
+        code += _keywords(text)
+    elif any(hint in text for hint in _CODE_HINTS):
         code += len(_CODE_WORDS.findall(text))
     return digits, upper, symbols, code
+
+
+def _keywords(text: str) -> int:
+    """``len(_CODE_WORDS.findall(text))`` for an ASCII ``text``, by ``str.find``: every
+    keyword starts with a word character and none can start inside another's match (or
+    its own) after a word boundary, so the matches are each keyword's occurrences with a
+    non-word character (or the text's end) on the bounded sides."""
+    count, size = 0, len(text)
+    for word, closed in _KEYWORDS:
+        at = text.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if (at == 0 or text[at - 1] not in _ASCII_WORD) and (
+                    not closed or end == size or text[end] not in _ASCII_WORD):
+                count += 1
+            at = text.find(word, end)
+    return count
 
 
 def _missing(found: list[int | None]) -> Iterator[int]:
