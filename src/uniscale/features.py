@@ -261,16 +261,17 @@ class HashingFeaturizer:
         lowered = {part: part.lower() for part in times}
         if not self._resolved:
             self._compiled, self._resolved = compiled_hashing(), True
+        # lower() maps each part on its own: a newline ends a word (final sigma) either way
+        low = "\n".join(map(lowered.__getitem__, parts))
         if self._compiled is not None and text.isascii():  # the same counts, compiled
-            hashed = self._compiled("\n".join(map(lowered.__getitem__, parts)).encode("ascii"),
-                                    self._salt, self._buckets, self.ngrams == 2)
+            hashed = self._compiled(low.encode("ascii"), self._salt, self._buckets,
+                                    self.ngrams == 2)
         else:
             hashed = self._hashed(parts, times, lowered)
         square = float(hashed.dot(hashed))  # np.linalg.norm is sqrt(x·x), to the bit
         vec[:self._buckets] = hashed / math.sqrt(square) if square > 0 else hashed
         chars = max(len(text), 1)
-        # lower() maps each part on its own: a newline ends a word (final sigma) either way
-        stripped = "\n".join(map(lowered.__getitem__, parts)).strip()
+        stripped = low.strip()
         digits = upper = symbols = code = 0
         for part, k in times.items():  # integer counts: the same as summing per part
             d, u, m, c = _count_chars(part)
