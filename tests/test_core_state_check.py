@@ -45,10 +45,11 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any], dict[str, np.ndarra
         node: Any = meta
         for part in parents:
             node = node[int(part)] if isinstance(node, list) else node[part]
+        key: Any = int(last) if isinstance(node, list) else last
         if value is KeyError:
-            del node[last]
+            del node[key]
         else:
-            node[last] = value
+            node[key] = value
     return change
 
 
@@ -57,6 +58,11 @@ def _array(name: str, fn: Callable[[np.ndarray], np.ndarray]
     def change(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         arrays[name] = fn(arrays[name].copy())
     return change
+
+
+def _column(a: np.ndarray, j: int, value: float) -> np.ndarray:
+    a[:, j] = value
+    return a
 
 
 def _indefinite(a: np.ndarray) -> np.ndarray:
@@ -84,10 +90,29 @@ MUTATIONS = {
     "stats.decisions -3": _set("stats.decisions", -3),
     "stats.evicted x": _set("stats.evicted", "x"),
     "stats.failed_cost NaN": _set("stats.failed_cost", float("nan")),
-    "pending x short": _set("pending.0.x", [0.0, 1.0]),
-    "pending arm ghost": _set("pending.0.arm", "ghost/single/1"),
-    "pending id int": _set("pending.0.id", 5),
-    "pending cost NaN": _set("pending.0.predicted_cost", float("nan")),
+    "pending x short": _array("pending_x", lambda a: a[:, :2]),
+    "pending x missing": _array("pending_x", lambda a: a[:0]),
+    "pending x NaN": _array("pending_x", lambda a: a * np.nan),
+    "pending arm ghost": _set("pending.arms.0", "ghost/single/1"),
+    "pending arms short": _set("pending.arms", []),
+    "pending id int": _set("pending.ids.0", 5),
+    "pending ids repeated": lambda meta, arrays: (meta["pending"]["ids"].append("x"),
+                                                  meta["pending"]["ids"].append("x"),
+                                                  meta["pending"]["arms"].extend(
+                                                      meta["pending"]["arms"] * 2),
+                                                  arrays.update(
+                                                      pending_x=np.repeat(
+                                                          arrays["pending_x"], 3, 0),
+                                                      pending_values=np.repeat(
+                                                          arrays["pending_values"], 3, 0))),
+    "pending extra key": _set("pending.x", []),
+    "pending cost NaN": _array("pending_values", lambda a: a * np.nan),
+    "pending cost negative": _array("pending_values", lambda a: a - 5.0),
+    "pending observed 0.5": _array("pending_values", lambda a: _column(a, 4, 0.5)),
+    "pending cost unobserved": _array("pending_values",
+                                      lambda a: _column(_column(a, 4, 0.0), 3, 2.0)),
+    "pending tokens 1.5": _array("pending_values", lambda a: _column(a, 5, 1.5)),
+    "pending values wide": _array("pending_values", lambda a: np.hstack([a, a])),
     "alpha -1": _set("policy_config.alpha", -1.0),
     "alpha string": _set("policy_config.alpha", "1"),
     "ridge 1e-320": _set("policy_config.ridge", 1e-320),
@@ -134,6 +159,70 @@ def test_crafted_state_is_refused(saved: dict[str, Any], tmp_path: Path, case: s
         us.Router.load(path)
     if case == "A_raw NaN":
         assert "NaN" in str(info.value)
+
+
+def as_format_1(doc: dict[str, Any], *, inline: bool) -> dict[str, Any]:
+    """``doc`` as state format 1 wrote it: one object per pending decision, contexts in
+    the ``pending_x`` array or inline."""
+    doc = json.loads(json.dumps(doc))
+    arrays = {k: _decode(v) for k, v in doc["arrays"].items()}
+    columns, x, values = doc["meta"]["pending"], arrays.pop("pending_x"), \
+        arrays.pop("pending_values")
+    rows = []
+    for i, (key, row) in enumerate(zip(columns["ids"], values.tolist(), strict=True)):
+        rows.append({"id": key, "arm": columns["arms"][i], "predicted_cost": row[0],
+                     "charged": row[1], "created": row[2],
+                     "observed_cost": row[3] if row[4] else None,
+                     "input_tokens": int(row[5])})
+        if inline:
+            rows[-1]["x"] = x[i].tolist()
+    if not inline:
+        arrays["pending_x"] = x
+    doc["meta"]["pending"] = rows
+    doc["version"] = 1
+    doc["arrays"] = {k: _encode(v) for k, v in arrays.items()}
+    doc["sha256"] = _digest(doc["meta"], arrays)
+    return doc
+
+
+FORMAT_1 = {
+    "pending x short": _set("pending.0.x", [0.0, 1.0]),
+    "pending arm ghost": _set("pending.0.arm", "ghost/single/1"),
+    "pending id int": _set("pending.0.id", 5),
+    "pending cost NaN": _set("pending.0.predicted_cost", float("nan")),
+    "pending tokens -1": _set("pending.0.input_tokens", -1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FORMAT_1))
+def test_crafted_format_1_state_is_refused(saved: dict[str, Any], tmp_path: Path,
+                                           case: str) -> None:
+    path = rewrite(as_format_1(saved, inline=True), tmp_path / "bad.json", FORMAT_1[case])
+    with pytest.raises(us.StateFileError):
+        us.Router.load(path)
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_format_1_state_loads_as_format_2(router: us.Router, tmp_path: Path,
+                                          inline: bool) -> None:
+    """Files written before pending decisions were saved as columns load the same."""
+    decisions = [router.decide(f"waiting {i}") for i in range(5)]
+    router.observe(decisions[2].id, us.Usage(input_tokens=30, output_tokens=50))
+    router.save(str(tmp_path / "now.json"))
+    doc = json.loads((tmp_path / "now.json").read_text())
+    assert doc["version"] == 2 and sorted(doc["meta"]["pending"]) == ["arms", "ids"]
+    (tmp_path / "old.json").write_text(json.dumps(as_format_1(doc, inline=inline)))
+    old, now = us.Router.load(str(tmp_path / "old.json")), us.Router.load(
+        str(tmp_path / "now.json"))
+    for a, b in zip(list(old.pending), list(now.pending), strict=True):
+        assert (a.id, a.arm, a.predicted_cost, a.charged, a.created, a.observed_cost,
+                a.input_tokens) == (b.id, b.arm, b.predicted_cost, b.charged, b.created,
+                                    b.observed_cost, b.input_tokens)
+        assert np.array_equal(a.x, b.x)
+    assert len(list(old.pending)) == 5 and old.pending.get(decisions[2].id).observed_cost
+    old.save(str(tmp_path / "old2.json"))  # saved again in format 2, byte for byte
+    now.save(str(tmp_path / "now2.json"))
+    assert (tmp_path / "old2.json").read_bytes() == (tmp_path / "now2.json").read_bytes()
 
 
 def test_state_without_a_counter_loads_and_counts_from_zero(saved: dict[str, Any],

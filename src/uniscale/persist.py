@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -27,8 +26,8 @@ from .implicit import ImplicitRewards, as_implicit
 from .objective import Budget, Objective, Tradeoff
 from .policy.linucb import LinUCB
 from .statecheck import check_meta, check_policy
-from .store.file import Deferred, read_state, write_state
-from .store.memory import FIELDS, Pending
+from .store.file import breathe, read_state, write_state
+from .store.memory import Pending
 from .strategies import SelfConsistency, Single, Strategy
 
 if TYPE_CHECKING:
@@ -38,9 +37,12 @@ __all__ = ["load_router", "snapshot_router", "write_snapshot"]
 
 log = logging.getLogger("uniscale")
 
-_ROW = tuple(f for f in FIELDS if f != "x")
-"""Fields of a saved pending decision kept in the meta (contexts go to ``pending_x``)."""
-_row = operator.attrgetter(*_ROW)
+PENDING_VALUES = ("predicted_cost", "charged", "created", "observed_cost", "observed",
+                  "input_tokens")
+"""Columns of the ``pending_values`` array: one row per saved pending decision
+(``observed`` is 1 when ``observed_cost`` is known, else 0 and the cost is 0)."""
+PIECE = 256
+"""Pending decisions turned into columns per step while saving."""
 
 
 def _arm_config(arm: Arm) -> dict[str, Any]:
@@ -94,30 +96,69 @@ def snapshot_router(router: Router) -> tuple[dict[str, Any], dict[str, np.ndarra
     return meta, copies
 
 
+def _pending_columns(pending: list[Any], dim: int
+                     ) -> tuple[dict[str, list[str]], np.ndarray, np.ndarray]:
+    """Pending decisions as columns: ids and arm keys, contexts ``(n, dim)`` and
+    :data:`PENDING_VALUES` ``(n, 6)``.
+
+    Made :data:`PIECE` decisions per step: the rows never become JSON objects, so a
+    save encodes two lists of short strings and two arrays instead of one object per
+    decision, and it allocates only a few objects per step (no garbage-collector pause).
+    """
+    ids: list[str] = []
+    keys: list[str] = []
+    contexts = np.empty((len(pending), dim))
+    values = np.empty((len(pending), len(PENDING_VALUES)))
+    for start in range(0, len(pending), PIECE):
+        breathe()
+        piece = [p if isinstance(p, Pending) else _pending_item(p)
+                 for p in pending[start:start + PIECE]]
+        stop = start + len(piece)
+        ids += [p.id for p in piece]
+        keys += [p.arm for p in piece]
+        np.stack([p.x for p in piece], out=contexts[start:stop])
+        rows = values[start:stop]
+        rows[:, 0] = [p.predicted_cost for p in piece]  # one list per column: the save
+        rows[:, 1] = [p.charged for p in piece]  # makes few objects the collector tracks,
+        rows[:, 2] = [p.created for p in piece]  # so it sets off no full collection
+        seen = [p.observed_cost for p in piece]
+        rows[:, 3] = [0.0 if cost is None else cost for cost in seen]
+        rows[:, 4] = [cost is not None for cost in seen]
+        rows[:, 5] = [p.input_tokens for p in piece]
+    return {"arms": keys, "ids": ids}, contexts, values
+
+
+def _pending_item(row: Mapping[str, Any]) -> Pending:
+    """A :class:`Pending` from a shared store's JSON-ready row."""
+    return Pending(**{**row, "x": np.asarray(row["x"], dtype=float)})
+
+
 def write_snapshot(snapshot: tuple[dict[str, Any], dict[str, np.ndarray]], path: str) -> None:
-    """Write a :func:`snapshot_router` snapshot to ``path`` atomically."""
+    """Write a :func:`snapshot_router` snapshot to ``path`` atomically.
+
+    Pending decisions are saved as columns (state format 2): ``meta["pending"]`` holds
+    their ids and arm keys, the arrays ``pending_x`` and ``pending_values`` the rest.
+    """
     meta, arrays = snapshot
-    pending = meta["pending"]
-    if pending and isinstance(pending[0], Pending):
-        # contexts go to one array (compact, quick to encode); the rest stays in the meta
-        # row by row in Python, not one long NumPy call, and the rows made only while
-        # they are written: other threads keep deciding, and no garbage piles up
-        stacked = np.empty((len(pending), len(pending[0].x)))
-        for i, item in enumerate(pending):
-            stacked[i] = item.x
-
-        def rows(start: int, stop: int) -> list[dict[str, Any]]:
-            return [dict(zip(_ROW, _row(item), strict=True)) for item in pending[start:stop]]
-
-        arrays = {**arrays, "pending_x": stacked}
-        meta = {**meta, "pending": Deferred(len(pending), rows)}
-    write_state(path, meta, arrays)
+    columns, contexts, values = _pending_columns(meta["pending"],
+                                                 int(meta["policy_config"]["dim"]))
+    write_state(path, {**meta, "pending": columns},
+                {**arrays, "pending_x": contexts, "pending_values": values})
 
 
 def _pending_items(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
                    ) -> list[dict[str, Any]]:
-    """The saved pending decisions with their contexts (from ``pending_x`` or inline)."""
-    items = [dict(item) for item in meta["pending"]]
+    """The saved pending decisions: from columns (format 2), or rows with their contexts
+    in ``pending_x`` or inline (format 1)."""
+    saved = meta["pending"]
+    if isinstance(saved, Mapping):
+        return [{"id": i, "arm": arm, "x": x, "predicted_cost": cost, "charged": charged,
+                 "created": created, "observed_cost": seen if flag else None,
+                 "input_tokens": int(tokens)}
+                for i, arm, x, (cost, charged, created, seen, flag, tokens)
+                in zip(saved["ids"], saved["arms"], arrays["pending_x"],
+                       arrays["pending_values"].tolist(), strict=True)]
+    items = [dict(item) for item in saved]
     stacked = arrays.get("pending_x")
     if stacked is not None:
         for item, x in zip(items, stacked, strict=True):

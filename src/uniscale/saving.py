@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from .arms import Arm, ArmSpace
@@ -24,37 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Persisting"]
 
-SWITCH_INTERVAL = 0.0005
-"""Seconds the interpreter lets a saving thread run before another thread may take over
-(the default is 5 ms), while a save encodes and writes."""
-
-_switch_lock = threading.Lock()
-_switch_users = [0, 0.0]  # saves writing now, the interval they will restore
-
-
-@contextmanager
-def short_switches() -> Iterator[None]:
-    """Shorten the interpreter's switch interval to :data:`SWITCH_INTERVAL` meanwhile.
-
-    Encoding a state is pure Python and C work that holds the GIL; with the default 5 ms
-    switch interval a thread that decides waits up to 5 ms each time the writing thread
-    holds the GIL. An interval already shorter is kept; the previous one is restored when
-    the last concurrent save ends.
-    """
-    with _switch_lock:
-        if _switch_users[0] == 0:
-            _switch_users[1] = sys.getswitchinterval()
-            sys.setswitchinterval(min(SWITCH_INTERVAL, _switch_users[1]))
-        _switch_users[0] += 1
-    try:
-        yield
-    finally:
-        with _switch_lock:
-            _switch_users[0] -= 1
-            if _switch_users[0] == 0:
-                sys.setswitchinterval(_switch_users[1])
-
-
 class Persisting:
     """The persistence half of :class:`~uniscale.Router` (a mixin: it holds no state)."""
 
@@ -66,8 +33,7 @@ class Persisting:
         with self._save_lock:  # saves in order; decide only waits for the snapshot
             with self._lock:
                 snapshot = snapshot_router(cast("Router", self))
-            with short_switches():
-                write_snapshot(snapshot, path)
+            write_snapshot(snapshot, path)  # in short pieces (store.file.breathe)
 
     @classmethod
     def load(cls, path: str, *, backends: Mapping[str, Any] | None = None,

@@ -238,8 +238,42 @@ def _policy_arrays(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
     _symmetric_psd("S_zz", values["S_zz"], float(config["ridge"]) * prior)
 
 
+def _pending_columns(saved: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
+                     slots: set[str], dim: int) -> None:
+    """Pending decisions saved as columns (format 2): ids, arm keys and two arrays."""
+    if set(saved) != {"arms", "ids"}:
+        raise _fail("pending", sorted(saved), "the keys 'arms' and 'ids'")
+    ids = _list(saved["ids"], "pending.ids", MAX_PENDING)
+    keys = _list(saved["arms"], "pending.arms", MAX_PENDING)
+    if len(keys) != len(ids):
+        raise _fail("pending.arms", f"{len(keys)} keys", f"one per id ({len(ids)})")
+    for i, value in enumerate(ids):
+        _str(value, f"pending.ids[{i}]")
+    if len(set(ids)) != len(ids):
+        raise _fail("pending.ids", "repeated ids", "distinct decision ids")
+    for i, key in enumerate(keys):
+        if key not in slots:
+            raise _fail(f"pending.arms[{i}]", key, "the key of a saved arm")
+    _array(arrays, "pending_x", (len(ids), dim))
+    values = _array(arrays, "pending_values", (len(ids), 6))  # persist.PENDING_VALUES
+    cost, _, _, seen, flag, tokens = values.T
+    for name, bad in (("predicted_cost", cost < 0), ("observed_cost", seen < 0),
+                      ("observed", (flag != 0) & (flag != 1)),
+                      ("observed_cost without observed", (flag == 0) & (seen != 0)),
+                      ("input_tokens", (tokens < 0) | (tokens != np.floor(tokens))
+                       | (tokens > 2**53))):
+        if np.any(bad):
+            row = int(np.argmax(bad))
+            raise StateFileError(
+                f"state array pending_values row {row} holds an invalid {name} "
+                f"({values[row].tolist()}); {_HINT}")
+
+
 def _pending(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], slots: set[str],
              dim: int) -> None:
+    if isinstance(meta.get("pending"), Mapping):
+        _pending_columns(meta["pending"], arrays, slots, dim)
+        return
     items = _list(meta.get("pending"), "pending", MAX_PENDING)
     stacked = "pending_x" in arrays
     if stacked:

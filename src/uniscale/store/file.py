@@ -10,10 +10,10 @@ import json
 import math
 import os
 import tempfile
+import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -21,10 +21,14 @@ import numpy as np
 
 from ..errors import StateFileError
 
-__all__ = ["Deferred", "read_state", "write_state"]
+__all__ = ["breathe", "read_state", "write_state"]
 
 FORMAT = "uniscale-state"
-VERSION = 1
+VERSION = 2
+"""State format written: 2 saves pending decisions as columns (arrays ``pending_x`` and
+``pending_values``), 1 saved them as one JSON object each."""
+READS = (1, 2)
+"""State formats read."""
 MAX_BYTES = 2 << 30
 """Largest state file (and largest total of its arrays) that is read: 2 GiB."""
 
@@ -108,31 +112,42 @@ def _remove_stale(target: Path) -> None:
 
 
 ITEMS = 64
-"""Items of a long list (pending decisions) encoded per JSON call while saving."""
+"""Items of a long list (pending decisions' ids and arms) encoded per JSON call."""
 CHUNK = 3 << 13
 """Bytes of array data per base64 piece (a multiple of 3, so pieces join into one text)."""
+HOLD = 2e-4
+"""Seconds a save computes before it sleeps for :data:`PAUSE` (see :func:`breathe`)."""
+PAUSE = 5e-5
+"""Seconds a save sleeps every :data:`HOLD` seconds of work."""
+_since = threading.local()
 
 
-@dataclass(frozen=True)
-class Deferred:
-    """A long JSON list whose items are made ``ITEMS`` at a time, only while it is written.
+def breathe() -> None:
+    """Sleep for :data:`PAUSE` once :data:`HOLD` seconds passed since the last pause.
 
-    Attributes:
-        length: Number of items.
-        make: ``make(start, stop)`` returns the JSON-ready items ``start:stop``.
+    Called between the short pieces of a save. A thread that waits for the interpreter
+    (a ``decide``) is woken only when the holder really lets go: the writes and hashes
+    that release it return too fast for the waiter to take over, and otherwise it waits
+    out the whole switch interval (5 ms). Sleeping hands over at once, so a decide waits
+    at most about ``HOLD`` for a save, at the cost of about a third more wall time per
+    save.
     """
-
-    length: int
-    make: Callable[[int, int], list[Any]]
+    now = time.perf_counter()
+    last = getattr(_since, "value", None)
+    if last is not None and now - last < HOLD:
+        return
+    if last is not None:
+        time.sleep(PAUSE)
+        now = time.perf_counter()
+    _since.value = now
 
 
 def _json_pieces(value: Any, depth: int = 0) -> Iterator[str]:
     """Pieces whose concatenation is ``json.dumps(value, sort_keys=True)``.
 
-    Objects are opened key by key (two levels deep) and long lists (and
-    :class:`Deferred` ones) encoded ``ITEMS`` at a time: each piece is one short call of
-    the C encoder, so a save never holds the interpreter for long while other threads
-    decide, and the items of a deferred list die young (no long garbage-collector pause).
+    Objects are opened key by key (two levels deep) and long lists encoded ``ITEMS``
+    items at a time: each piece is one short call of the C encoder, so a save never holds
+    the interpreter for long while other threads decide.
     """
     if isinstance(value, dict) and value and depth < 2 \
             and all(isinstance(k, str) for k in value):
@@ -140,18 +155,12 @@ def _json_pieces(value: Any, depth: int = 0) -> Iterator[str]:
             yield ("{" if i == 0 else ", ") + json.dumps(key) + ": "
             yield from _json_pieces(value[key], depth + 1)
         yield "}"
-    elif isinstance(value, Deferred) or (isinstance(value, (list, tuple))
-                                         and len(value) > ITEMS):
-        make = value.make if isinstance(value, Deferred) else \
-            lambda start, stop: value[start:stop]
-        length = value.length if isinstance(value, Deferred) else len(value)
-        if length == 0:
-            yield "[]"
-        for start in range(0, length, ITEMS):
-            text = json.dumps(make(start, min(start + ITEMS, length)), sort_keys=True)
+    elif isinstance(value, (list, tuple)) and len(value) > ITEMS:
+        for start in range(0, len(value), ITEMS):
+            breathe()
+            text = json.dumps(value[start:start + ITEMS], sort_keys=True)
             yield ("[" if start == 0 else ", ") + text[1:-1]
-        if length:
-            yield "]"
+        yield "]"
     else:
         yield json.dumps(value, sort_keys=True)
 
@@ -160,6 +169,7 @@ def _byte_chunks(array: np.ndarray) -> Iterator[memoryview]:
     """The little-endian float64 bytes of ``array`` in ``CHUNK``-sized views."""
     data = np.ascontiguousarray(array, dtype="<f8").reshape(-1).view(np.uint8).data
     for start in range(0, len(data), CHUNK):
+        breathe()
         yield data[start:start + CHUNK]
 
 
@@ -277,10 +287,11 @@ def read_state(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
         ) from exc
     if header.get("format") != FORMAT:
         raise StateFileError(f"{source} is not a UniScale state file; {hint}")
-    if header.get("version") != VERSION:
+    if header.get("version") not in READS:
         raise StateFileError(
             f"{source} has state format version {header.get('version')}, this UniScale "
-            f"reads version {VERSION}; upgrade uniscale or start a new Router"
+            f"reads versions {', '.join(map(str, READS))}; upgrade uniscale or start a new "
+            "Router"
         )
     if not ok:
         raise StateFileError(f"state file {source} failed its checksum (corrupt); {hint}")
