@@ -158,19 +158,17 @@ def main() -> None:
     print(f"longest hold of a save     {step * 1000:.2f} ms thread CPU between two hand-overs "
           "of the interpreter")
     worst = _probe(router, path, probe, args.saves, x)
-    bound = step
     print(f"target: a decide waits at most 5 ms for a save: thread-CPU bound "
-          f"{bound * 1000:.1f} ms (longest hold, the copy under the lock included); "
-          f"longest wait asleep "
-          f"during saves {worst[0] * 1000:.1f} ms vs {worst[1] * 1000:.1f} ms alone: "
-          f"{'met' if max(bound, worst[0]) <= 0.005 else 'NOT met'} (wall clock adds the "
-          "machine's load: see above)")
+          f"{step * 1000:.1f} ms (longest hold, the copy under the lock included) "
+          f"{'met' if step <= 0.005 else 'NOT met'}; wall clock, the machine's load "
+          f"included: max {worst[0] * 1000:.1f} ms during saves vs {worst[1] * 1000:.1f} ms "
+          f"alone, decides over 5 ms {worst[2]:.0f} during vs {worst[3]:.0f} alone")
 
 
 def _probe(router: us.Router, path: str, probe: int, min_saves: int, x: np.ndarray
-           ) -> tuple[float, float]:
-    """Decide latency alone and during back-to-back saves; returns the longest time a
-    decide slept (waiting for a lock) during saves and alone."""
+           ) -> tuple[float, float, float, float]:
+    """Decide latency alone and during back-to-back saves; returns the longest wall time
+    during saves and alone, and how many decides took over 5 ms during saves and alone."""
     alone = _latencies(router, probe, x)
     stop = threading.Event()
     saves = [0]
@@ -197,7 +195,8 @@ def _probe(router: us.Router, path: str, probe: int, min_saves: int, x: np.ndarr
               f"{cpu[1]:6.2f} {cpu[2]:6.2f} | {asleep[1]:9.2f} {asleep[2]:6.2f}")
     print(f"  ratio during/alone     p50 {np.median(during[:, 0]) / np.median(alone[:, 0]):.2f}x,"
           f" p99 {np.percentile(during[:, 0], 99) / np.percentile(alone[:, 0], 99):.2f}x")
-    return float(np.max(during[:, 2])), float(np.max(alone[:, 2]))
+    return (float(np.max(during[:, 0])), float(np.max(alone[:, 0])),
+            float(np.sum(during[:, 0] > 0.005)), float(np.sum(alone[:, 0] > 0.005)))
 
 
 if __name__ == "__main__":
