@@ -258,3 +258,19 @@ def test_npz_inflation_is_bounded(tmp_path: Path) -> None:
     assert path.stat().st_size < 1 << 20
     with pytest.raises(us.StateFileError, match="inflate"):
         us.Router.load(str(path))
+
+
+def test_npz_written_by_numpy_savez_loads(router: us.Router, tmp_path: Path) -> None:
+    """The archive a save writes piece by piece is the one numpy.savez writes (files
+    written by earlier versions, with savez, load the same)."""
+    for i in range(40):
+        router.decide(f"waiting {i}")
+    router.save(str(tmp_path / "pieces.npz"))
+    with np.load(tmp_path / "pieces.npz", allow_pickle=False) as archive:
+        members = {name: archive[name] for name in archive.files}
+    np.savez(tmp_path / "savez.npz", **members)
+    ours, theirs = (us.Router.load(str(tmp_path / name)) for name in ("pieces.npz", "savez.npz"))
+    ours.save(str(tmp_path / "ours.json"))
+    theirs.save(str(tmp_path / "theirs.json"))
+    assert (tmp_path / "ours.json").read_bytes() == (tmp_path / "theirs.json").read_bytes()
+    assert len(theirs.pending) == 40

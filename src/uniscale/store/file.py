@@ -211,9 +211,16 @@ def _write_npz(handle: BinaryIO, meta: dict[str, Any], arrays: dict[str, np.ndar
             digest.update(chunk)
     header = (f'{{"format": "{FORMAT}", "version": {VERSION}, '
               f'"sha256": "{digest.hexdigest()}", "meta": {"".join(pieces)}}}')
-    members: dict[str, Any] = {f"a_{k}": np.asarray(v, dtype="<f8") for k, v in arrays.items()}
-    members["__meta__"] = np.array(header)
-    np.savez(handle, **members)
+    with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name in sorted(arrays):  # as numpy.savez writes them, in short pieces
+            data = np.ascontiguousarray(arrays[name], dtype="<f8")
+            with archive.open(f"a_{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array_header_1_0(
+                    member, np.lib.format.header_data_from_array_1_0(data))
+                for chunk in _byte_chunks(data):
+                    member.write(chunk)
+        with archive.open("__meta__.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array(member, np.array(header), allow_pickle=False)
 
 
 def write_state(path: str | os.PathLike[str], meta: dict[str, Any],
