@@ -8,13 +8,13 @@ sleep every 0.2 ms of work (``uniscale.store.file.breathe``), so decide waits on
 the copy and for one short piece. Printed: memory growth, pending count, file size, the
 time a save holds the lock (wall clock and thread CPU), the longest stretch a save holds
 the interpreter between two hand-overs (thread CPU time, which the machine's load does
-not inflate), and decide
-latency during back-to-back saves against as many decides without a save in the same
-run (alone, during, alone again). Per decide, besides wall time: its thread CPU time,
-and (Linux) the time it was off the CPU without being runnable, i.e. asleep waiting for
-the interpreter lock or the router's lock -- what a save can cause; time spent runnable
-but not running is the machine's load. The target line: a decide waits at most 5 ms for
-a save.
+not inflate), and decide latency during back-to-back saves against as many decides
+without a save in the same run (alone, during, alone again). Per decide, besides wall
+time: its thread CPU time, and (Linux) the time it was off the CPU without being
+runnable, i.e. asleep waiting for the interpreter lock or the router's lock -- what a
+save can cause; time spent runnable but not running is the machine's load (on a loaded
+machine some of it shows as asleep too: compare with the decides alone). The target
+line: a decide waits at most 5 ms for a save.
 
     python benchmarks/save_blocking.py            # 1e5 decisions
     python benchmarks/save_blocking.py --quick
