@@ -1,6 +1,6 @@
 """How exactly ``Budget(per_request=B)`` is met, and at what quality.
 
-Run: python benchmarks/budget.py [--seeds N] [--steps N] [--tables date_mot,...] [--cold]
+Run: python benchmarks/budget.py [--seeds N] [--steps N] [--tables date_mot,...] [--cold] [--dev]
 
 On both synthetic workloads (``uniscale.testing.synthetic`` and ``.topics``, cold start,
 ``--steps`` requests) and on replay tables of ``../shared/data`` (``--tables``; warm start
@@ -15,7 +15,9 @@ seeds; "tie" when the interval covers 0).
 A replay table's B lies between the cheapest and the dearest arm of its train split's
 quality-cost hull (their geometric mean, as in ``uniscale demo``); ParetoBandit runs
 beside ``uniscale`` on the tables where it applies (paretobandit, routerbench). Every
-figure is the stream's mean over the seeds; nothing is tuned here.
+figure is the stream's mean over the seeds; nothing is tuned here. ``--dev`` replays a
+table's train split alone (a seeded third of it as the stream, the rest as the eval set):
+settings are chosen on that, never on a test split.
 """
 
 from __future__ import annotations
@@ -99,13 +101,30 @@ def topics(seeds: int, steps: int) -> str:
                 float(np.mean(quality)), float(np.mean(fixed)))
 
 
-def replay(table: str, seeds: int, warm: bool) -> str:
+def development(ctx: Any) -> Any:
+    """The table's train split alone, a seeded third of it playing the test split.
+
+    Settings are chosen on this (``--dev``), never on a table's test split.
+    """
+    from dataclasses import replace
+
+    from uniscale.bench.runner import Context
+
+    table = ctx.table.subset(~ctx.table.is_test)
+    held = np.random.default_rng(0).permutation(table.n_prompts) < table.n_prompts // 3
+    return Context(replace(table, is_test=held), aggregate=table.aggregate,
+                   n_grid=ctx.n_grid)
+
+
+def replay(table: str, seeds: int, warm: bool, dev: bool = False) -> str:
     """``uniscale`` (and ParetoBandit where it applies) under a budget on a replay table."""
     from uniscale.bench.command import default_policies, prepare
     from uniscale.bench.demo import _budget_target
     from uniscale.bench.report import run_bench, tradeoff_points
 
     ctx = prepare(SHARED / f"{table}.jsonl.gz", limit=LIMITS.get(table))
+    if dev:
+        ctx = development(ctx)
     budget = _budget_target(tradeoff_points(ctx))
     peer = table in PEER_TABLES and "paretobandit" in default_policies()
     policies: tuple[str, ...] = ("uniscale", "paretobandit") if peer else ("uniscale",)
@@ -119,12 +138,13 @@ def replay(table: str, seeds: int, warm: bool) -> str:
     diff = [float(np.mean(r.traces["uniscale"].quality) - np.mean(r.traces["best-fixed"].quality))
             for r in result.runs]
     half = 1.96 * float(np.std(diff, ddof=1)) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
-    return _row(f"{table} ({'warm' if warm else 'cold'})", budget, s["uniscale"].cost,
+    name = f"{table}{' dev' if dev else ''} ({'warm' if warm else 'cold'})"
+    return _row(name, budget, s["uniscale"].cost,
                 s["uniscale"].quality, s["best-fixed"].quality, other, paid,
                 (float(np.mean(diff)), half))
 
 
-def main(seeds: int, steps: int, tables: list[str], cold: bool) -> None:
+def main(seeds: int, steps: int, tables: list[str], cold: bool, dev: bool = False) -> None:
     """Print one row per workload."""
     print(f"{'workload':<22} {'budget':>10} {'spend':>10} {'error':>8} {'quality':>8} "
           f"{'affordable':>9}")
@@ -132,7 +152,7 @@ def main(seeds: int, steps: int, tables: list[str], cold: bool) -> None:
         print(synthetic(seeds, steps, 0.003), flush=True)
         print(topics(seeds, steps), flush=True)
     for table in tables:
-        print(replay(table, seeds, warm=not cold), flush=True)
+        print(replay(table, seeds, warm=not cold, dev=dev), flush=True)
 
 
 if __name__ == "__main__":
@@ -143,5 +163,8 @@ if __name__ == "__main__":
     parser.add_argument("--tables", default="",
                         help="comma-separated replay tables, e.g. paretobandit,routerbench")
     parser.add_argument("--cold", action="store_true", help="replay tables without warm start")
+    parser.add_argument("--dev", action="store_true",
+                        help="replay the train split only, a third of it as the stream "
+                             "(for choosing settings)")
     args = parser.parse_args()
-    main(args.seeds, args.steps, [t for t in args.tables.split(",") if t], args.cold)
+    main(args.seeds, args.steps, [t for t in args.tables.split(",") if t], args.cold, args.dev)

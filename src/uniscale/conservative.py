@@ -16,7 +16,9 @@ the budget). Either serves as the baseline, whichever has the higher reward
 of leaving it unspent. Such a guard compares *quality* (``quality_only``): the budget is
 the pacer's to keep, and in reward units a λ raised by one dear answer made the
 cheapest arm look safe (paretobandit table: quality 0.839 against the best affordable
-arm's 0.920 on a split of the train prompts).
+arm's 0.920 on a split of the train prompts). While the budget's ceiling (see
+:class:`~uniscale.Budget`) keeps the dearer arm out, the decision may name a stand-in
+for it (``choose(alternate=...)``).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class ConservativeGuard:
                 f"baseline), got {self.fraction!r}")
 
     def choose(self, keys: list[str], reward: np.ndarray, lower: np.ndarray, pick: int,
-               prefer: np.ndarray | None = None) -> int:
+               prefer: np.ndarray | None = None, alternate: str | None = None) -> int:
         """The arm to serve: ``pick`` when it keeps the constraint, else the baseline.
 
         Args:
@@ -72,6 +74,8 @@ class ConservativeGuard:
             pick: Index of the arm the optimistic policy wants.
             prefer: What chooses between the two arms of a budget mixture
                 (``quality − λ·cost``; default: ``reward``).
+            alternate: The mixture's second arm for this request instead of
+                :attr:`alternate` (one within the budget's ceiling while it is not).
 
         Returns:
             The index to serve; the sums are updated for it.
@@ -80,8 +84,9 @@ class ConservativeGuard:
             own = [keys.index(self.baseline)]
         except ValueError:  # the baseline cannot serve this request: nothing to compare
             return pick
-        if self.alternate is not None and self.alternate in keys:
-            own.append(keys.index(self.alternate))
+        second = self.alternate if alternate is None else alternate
+        if second is not None and second in keys:
+            own.append(keys.index(second))
         if pick not in own:
             rank = reward if prefer is None else prefer
             b = max(own, key=lambda i: float(rank[i]))  # the mixture's arm λ prefers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,19 @@ def decide_arms(router: Router, x: np.ndarray, tokens: int, arms: list[Arm], *,
         policy, x, slots, router.alpha_decay, costs, lam, router.prune)
     if not finite:
         validate.finite_scores(raw)  # never NaN into the tie-break
+    over: np.ndarray | None = None
+    capped = False  # the arm wanted is over the ceiling
+    ceiling = router.pacer.ceiling(new_request=new_request)
+    if ceiling < math.inf and bool((costs > ceiling).any()):
+        over = costs > ceiling
+        # under a Budget, arms whose cost would take the spend past its tolerance
+        # (the cheapest serves when none fits)
+        if over.all():
+            over = costs > costs.min()
+        capped = bool(over[best])
+        score = np.where(over, -np.inf, score)
+        top = np.flatnonzero(score >= score.max() - 1e-12)
+        best, ties = int(top[0]), len(top)
     if router.exploration == "ucb" and ties == 1:  # what choose() returns, without a draw
         pick, propensity = best, 1.0
     else:
@@ -75,8 +89,16 @@ def decide_arms(router: Router, x: np.ndarray, tokens: int, arms: list[Arm], *,
     if guard is not None and len(arms) > 1:
         reward = mean - lam * costs
         value = mean if guard.quality_only else reward
-        safe = guard.choose([a.key for a in arms], value, value - guard.confidence * width,
-                            pick, prefer=reward)
+        keys = [a.key for a in arms]
+        prefer, stand_in = reward, None
+        if over is not None:
+            prefer = np.where(over, -np.inf, reward)
+            stand_in = _stand_in(guard.baseline, guard.alternate, keys, mean, costs, over)
+            # the mixture's dearer arm must wait for what cheaper answers leave unspent
+            capped = capped or (stand_in is None and guard.alternate in keys
+                                and bool(over[keys.index(guard.alternate)]))
+        safe = guard.choose(keys, value, value - guard.confidence * width, pick,
+                            prefer=prefer, alternate=stand_in)
         if safe != pick:
             pick, propensity = safe, 1.0
     decision = Decision(
@@ -93,9 +115,27 @@ def decide_arms(router: Router, x: np.ndarray, tokens: int, arms: list[Arm], *,
                                          router.pending.clock(), input_tokens=tokens))
     if evicted:
         router.stats["evicted"] = router.stats.get("evicted", 0) + evicted
-    router.pacer.charge(decision.predicted_cost, new_request=new_request)
+    router.pacer.charge(decision.predicted_cost, new_request=new_request,
+                        capped=capped)
     router.stats["decisions"] += 1
     if router.decision_log is not None:
         router.decision_log.decision(decision, x[:router.featurizer.dim], context,
                                      router.exploration)
     return decision
+
+
+def _stand_in(baseline: str, alternate: str | None, keys: list[str], mean: np.ndarray,
+              costs: np.ndarray, over: np.ndarray) -> str | None:
+    """What serves for a budget mixture's dearer arm while the ceiling keeps it out.
+
+    The arm within the ceiling that adds the most estimated quality per USD over the
+    baseline (as the mixture's arm was chosen on the eval set), or ``None``: the dearer
+    arm fits, or nothing within the ceiling beats the baseline.
+    """
+    if alternate is None or alternate not in keys or baseline not in keys \
+            or not over[keys.index(alternate)]:
+        return None
+    b = keys.index(baseline)
+    gain = np.where(~over & (costs > costs[b]) & (mean > mean[b]),
+                    (mean - mean[b]) / np.maximum(costs - costs[b], 1e-300), -np.inf)
+    return keys[int(np.argmax(gain))] if np.isfinite(gain).any() else None
