@@ -4,8 +4,10 @@
 them (default 10,000). Then one thread saves in a loop while the main thread decides:
 the save copies the state under the router's lock and writes it outside, pending
 decisions as columns (two arrays, two lists of strings), in short pieces with a brief
-sleep every 0.2 ms of work (``uniscale.store.file.breathe``), so decide waits only for
-the copy and for one short piece. Printed: memory growth, pending count, file size, the
+sleep every 0.2 ms of work (``uniscale.store.file.breathe``) and the interpreter's
+switch interval shortened to 0.5 ms meanwhile (``uniscale.saving.SWITCH_INTERVAL``, in
+case a deciding thread wakes up too late to take over), so decide waits only for the
+copy and for one short piece. Printed: memory growth, pending count, file size, the
 time a save holds the lock (wall clock and thread CPU), the longest stretch a save holds
 the interpreter between two hand-overs (thread CPU time, which the machine's load does
 not inflate), and decide latency during back-to-back saves against as many decides
