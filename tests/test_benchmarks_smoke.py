@@ -98,3 +98,15 @@ def test_cold_start_prints_the_router_against_the_best_fixed_arm() -> None:
         tail, whole, fixed, delta = map(float, row[4:8])
         assert delta == pytest.approx(tail - fixed, abs=2e-3)
         assert float(row[9]) == pytest.approx(whole - fixed, abs=2e-3)
+
+
+def test_cold_start_with_a_baseline_prints_the_router_against_it() -> None:
+    out = run_script("cold_start.py", "--seeds", "2", "--steps", "80", "--workloads",
+                     "topics", "--baseline", "--revised")
+    assert "revised guard" in out.splitlines()[0]
+    rows = [line.split() for line in out.splitlines()[2:]]
+    assert [(r[0], r[1]) for r in rows] == [("topics", "0.005"), ("topics", "0.02")]
+    for row in rows:
+        whole, base, delta = map(float, row[3:6])
+        assert delta == pytest.approx(whole - base, abs=2e-3)
+        assert float(row[8]) >= 0.95 - 1e-9  # the lowest running ratio kept the constraint

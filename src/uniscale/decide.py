@@ -10,6 +10,7 @@ import numpy as np
 
 from . import validate
 from .arms import Arm
+from .conservative import guard_model
 from .explain import CandidateTable
 from .explore import choose
 from .policy import kernels
@@ -98,7 +99,8 @@ def decide_arms(router: Router, x: np.ndarray, tokens: int, arms: list[Arm], *,
             capped = capped or (stand_in is None and guard.alternate in keys
                                 and bool(over[keys.index(guard.alternate)]))
         safe = guard.choose(keys, value, value - guard.confidence * width, pick,
-                            prefer=prefer, alternate=stand_in)
+                            prefer=prefer, alternate=stand_in,
+                            **guard_model(policy, x, mean, guard))
         if safe != pick:
             pick, propensity = safe, 1.0
     decision = Decision(

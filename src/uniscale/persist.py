@@ -370,11 +370,7 @@ def _build(cls: type[Router], path: str, meta: dict[str, Any], arrays: dict[str,
     if guard is not None:
         try:
             space.find(str(guard["baseline"]))
-            router.guard = ConservativeGuard(
-                str(guard["baseline"]), float(guard["fraction"]), float(guard["confidence"]),
-                float(guard["earned"]), float(guard["reference"]),
-                None if guard.get("alternate") is None else str(guard["alternate"]),
-                bool(guard.get("quality_only", False)))
+            router.guard = ConservativeGuard.from_state(guard, router.policy.dim)
         except (KeyError, TypeError, ValueError, UniScaleError) as exc:
             raise StateFileError(f"state file {path} holds an unreadable baseline: {exc}") \
                 from exc

@@ -24,7 +24,7 @@ from ..router import Router
 from ..strategies import SelfConsistency, Single
 from ..types import Request
 
-__all__ = ["Topic", "TopicWorkload", "run_cold_start"]
+__all__ = ["Topic", "TopicWorkload", "best_single_arm", "run_cold_start"]
 
 _COMMON = ("please", "help", "me", "with", "this", "the", "a", "of", "and", "in", "for",
            "to", "is", "my", "our", "team", "now", "today", "some", "again")
@@ -146,8 +146,29 @@ class TopicWorkload:
                 + price.output * self.answer_tokens(topic, arm.model) * arm.n) / 1e6
 
 
+def best_single_arm(wl: TopicWorkload, willingness_to_pay: float, input_tokens: int = 20
+                    ) -> Arm:
+    """The arm of best expected reward ``quality − cost/W`` over ``wl``'s topics.
+
+    What a user would run today, having compared the arms on a sample of their traffic
+    (each topic weighs the same, as the workload draws them).
+
+    Args:
+        wl: The workload.
+        willingness_to_pay: ``W`` of the trade-off.
+        input_tokens: Input tokens of a typical request.
+    """
+    def reward(arm: Arm) -> float:
+        return float(np.mean([wl.expected_quality(t, arm, 2000)
+                              - wl.expected_cost(t, arm, input_tokens) / willingness_to_pay
+                              for t in wl.topics]))
+
+    return max(wl.arms(), key=reward)
+
+
 def run_cold_start(wl: TopicWorkload, objective: Tradeoff, steps: int, seed: int = 0,
-                   **settings: Any) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:
+                   prepare: Callable[[Router], None] | None = None, **settings: Any
+                   ) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:
     """Serve ``steps`` prompts of ``wl`` through a fresh router (invoke, score, feedback).
 
     Args:
@@ -155,6 +176,8 @@ def run_cold_start(wl: TopicWorkload, objective: Tradeoff, steps: int, seed: int
         objective: The router's objective; rewards are ``quality − cost/W`` of its ``W``.
         steps: Requests to serve.
         seed: Seed of the router.
+        prepare: Called with the fresh router before the first request (e.g. to set
+            its ``guard``).
         **settings: Other :class:`~uniscale.Router` settings.
 
     Returns:
@@ -165,6 +188,8 @@ def run_cold_start(wl: TopicWorkload, objective: Tradeoff, steps: int, seed: int
     arms = list(wl.arms())
     quality = {(t.name, a.key): wl.expected_quality(t, a, 2000) for t in wl.topics for a in arms}
     router = Router(arms, wl.prices, objective, wl.backends(), seed=seed, **settings)
+    if prepare is not None:
+        prepare(router)
     got, chosen = np.empty(steps), []
     fixed = {a.key: np.empty(steps) for a in arms}
     for i in range(steps):
