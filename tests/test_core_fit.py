@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -273,3 +274,47 @@ def test_the_eval_set_chooses_the_ridge_prior_and_save_keeps_it(
     assert loaded.stats["eval_set"] == router.stats["eval_set"]
     x, _ = router.context_vector("red cat lake 7")
     np.testing.assert_allclose(loaded.policy.estimate(x)[0], router.policy.estimate(x)[0])
+
+
+def _weather_records(router: us.Router, rng: np.random.Generator, prompts: int,
+                     chance: Any) -> list[us.Outcome]:
+    words = ["red", "green", "blue", "cat", "dog", "tree", "lake", "sand", "rock", "wind"]
+    records = []
+    for i in range(prompts):
+        kind = "sunny" if i % 2 else "rainy"
+        prompt = f"{kind} " + " ".join(rng.choice(words, 4)) + f" {i}"
+        records += [us.Outcome(request=prompt, arm=a, score=float(rng.random() < chance(kind, a)))
+                    for a in router.arms]
+    return records
+
+
+def test_sharing_is_turned_off_when_it_predicts_held_out_scores_worse(
+        rng: np.random.Generator, tmp_path: Path) -> None:
+    # two arms right on opposite requests: nothing to share, and the greedy held-out
+    # rewards of both models tie (each routes every request right), so only the held-out
+    # error of the score tells them apart
+    router = _two_arm_router()
+    records = _weather_records(router, rng, 80, lambda kind, a: 0.9 if (kind == "sunny") == (
+        a.model == "left") else 0.1)
+    router.fit(records, keep_best_arm=False)
+    found = router.stats["eval_set"]
+    assert found["sharing_error"]["disjoint"] < found["sharing_error"]["hybrid"]
+    assert not found["hybrid"] and not router.policy.hybrid
+    router.save(str(tmp_path / "s.json"))
+    loaded = us.Router.load(str(tmp_path / "s.json"))
+    assert not loaded.policy.hybrid
+    assert loaded.stats["eval_set"]["sharing_error"] == found["sharing_error"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_sharing_of_least_held_out_error_is_kept(seed: int) -> None:
+    # many arms of two models on few prompts: sharing helps on some draws, not others
+    arms = us.ArmSpace.product(["small", "large"], [us.Single(), us.SelfConsistency()],
+                               [1, 3, 5, 8])
+    prices = {"small": us.Price(0.1, 0.1), "large": us.Price(0.1, 0.1)}
+    router = us.Router(arms, prices, us.Tradeoff(1.0), seed=0)
+    records = _weather_records(router, np.random.default_rng(seed), 16, lambda kind, a: (
+        (0.9 if kind == "sunny" else 0.1) if a.model == "large" else 0.5))
+    router.fit(records, keep_best_arm=False)
+    error = router.stats["eval_set"]["sharing_error"]
+    assert router.policy.hybrid == (error["hybrid"] <= error["disjoint"])

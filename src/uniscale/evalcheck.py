@@ -20,7 +20,7 @@ part of it scores *every* arm, and two questions have closed-form answers:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,7 +40,8 @@ class EvalSetCheck:
     Attributes:
         ridge: The ridge prior of least held-out squared error.
         errors: Held-out mean squared error of the score for each ridge tried.
-        hybrid: Whether sharing evidence between arms did better held out (chosen).
+        hybrid: Whether sharing evidence between arms predicted the held-out scores
+            better (chosen).
         held_out: Held-out mean reward of the router's own model, with sharing
             (``"hybrid"``) and without (``"disjoint"``).
         model_reward: Held-out mean reward of the chosen model's greedy choices.
@@ -49,6 +50,8 @@ class EvalSetCheck:
         advantage: Mean per-request reward of the model minus the best arm's.
         stderr: Standard error of ``advantage``.
         routing_pays: True when ``advantage`` is at least ``z`` standard errors above 0.
+        sharing_error: Held-out mean squared error of the score with sharing
+            (``"hybrid"``) and without (``"disjoint"``); the smaller chooses the sharing.
     """
 
     ridge: float
@@ -61,6 +64,7 @@ class EvalSetCheck:
     advantage: float
     stderr: float
     routing_pays: bool
+    sharing_error: dict[str, float] = field(default_factory=dict)
 
 
 def _solve(eig: tuple[np.ndarray, np.ndarray], b: np.ndarray, ridge: float) -> np.ndarray:

@@ -352,7 +352,8 @@ class Router(Invoking, Persisting):
         An eval set (several arms recorded per request) is first cross-validated
         (5 folds over its requests, see :mod:`uniscale.evalcheck`): the ridge prior
         becomes the one of least held-out error, evidence sharing is turned off when a
-        fresh router (no feedback yet) does clearly better without it, and the router's
+        fresh router (no feedback yet) predicts the held-out scores better without it
+        (``stats["eval_set"]["sharing_error"]``), and the router's
         own model serves each held-out fold greedily against the best single arm.
         Unless that model beats the arm by more than two standard errors of the paired
         held-out difference (``router.stats["eval_set"]`` has the figures), and with no
