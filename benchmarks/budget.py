@@ -119,13 +119,13 @@ def development(ctx: Any) -> Any:
 def replay(table: str, seeds: int, warm: bool, dev: bool = False) -> str:
     """``uniscale`` (and ParetoBandit where it applies) under a budget on a replay table."""
     from uniscale.bench.command import default_policies, prepare
-    from uniscale.bench.demo import _budget_target
-    from uniscale.bench.report import run_bench, tradeoff_points
+    from uniscale.bench.demo import demo_choice
+    from uniscale.bench.report import run_bench
 
     ctx = prepare(SHARED / f"{table}.jsonl.gz", limit=LIMITS.get(table))
     if dev:
         ctx = development(ctx)
-    budget = _budget_target(tradeoff_points(ctx))
+    budget = demo_choice(ctx).budget
     peer = table in PEER_TABLES and "paretobandit" in default_policies()
     policies: tuple[str, ...] = ("uniscale", "paretobandit") if peer else ("uniscale",)
     result = run_bench(ctx, us.Budget(per_request=budget), list(range(seeds)),

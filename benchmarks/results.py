@@ -47,10 +47,9 @@ def _cli(args: list[str]) -> None:
 def _budget(table: str) -> float:
     """The budget of a table's budget run: between its train hull's cheapest and dearest arm."""
     from uniscale.bench.command import prepare
-    from uniscale.bench.demo import _budget_target
-    from uniscale.bench.report import tradeoff_points
+    from uniscale.bench.demo import demo_choice
 
-    return _budget_target(tradeoff_points(prepare(SHARED / f"{table}.jsonl.gz")))
+    return demo_choice(prepare(SHARED / f"{table}.jsonl.gz")).budget
 
 
 def run_all(out: Path, seeds: int | None, tables: tuple[str, ...], *, demo: bool = True
