@@ -1,0 +1,111 @@
+"""Warm start on a table's train split only: where does the fitted router lose?
+
+Each seed splits the table's *train* prompts again (``--eval`` of them the eval set run
+through every arm, the rest the online stream), so settings can be compared without
+ever looking at the test split. Every variant is the ``uniscale`` learner of
+``uniscale bench --warm-start`` with one thing changed after :meth:`Router.fit`:
+
+* ``default``: as fitted;
+* ``alpha0``: no exploration bonus (``policy.alpha = 0``);
+* ``noguard``: the eval set's best-arm baseline dropped (``router.guard = None``);
+* ``frozen``: no online learning (feedback is not learned);
+* ``disjoint``: a router without evidence sharing (``hybrid=False``) before fitting.
+
+Printed per variant: mean test reward over the seeds, its standard error, and the paired
+difference against the ``trained-router`` (a greedy per-arm ridge on the same eval set)
+on the same streams; ``best-fixed`` (chosen on the eval set's prompts) for reference.
+
+Run: OPENBLAS_NUM_THREADS=1 python benchmarks/warm_resplit.py TABLE [--seeds 16]
+     [--variants default,noguard,...] [--eval 0.7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+import uniscale.bench.runner as runner
+from uniscale import Router
+from uniscale.bench.command import prepare
+from uniscale.bench.metrics import summarize
+from uniscale.bench.policies import RouterSettings
+from uniscale.bench.report import tradeoff_points
+from uniscale.objective import Tradeoff
+
+VARIANTS = ("default", "alpha0", "noguard", "frozen", "disjoint")
+_ACTIVE: dict[str, bool] = {}
+
+
+class _Variant(Router):
+    """The bench's router with one change after fit (see the module docstring)."""
+
+    def fit(self, records: Any, **kw: Any) -> int:
+        n = super().fit(records, **kw)
+        if _ACTIVE.get("alpha0"):
+            self.policy.alpha = 0.0
+        if _ACTIVE.get("noguard"):
+            self.guard = None
+        return n
+
+    def feedback(self, decision_id: str, score: float, **kw: Any) -> bool:
+        if _ACTIVE.get("frozen"):
+            return True
+        return bool(super().feedback(decision_id, score, **kw))
+
+
+def resplit(ctx: runner.Context, seed: int, eval_share: float) -> runner.Context:
+    """The train prompts of ``ctx``, ``1 - eval_share`` of them marked as the stream."""
+    train = np.flatnonzero(~ctx.table.is_test)
+    rng = np.random.default_rng([seed, 77])
+    stream = np.zeros(len(train), dtype=bool)
+    stream[rng.permutation(len(train))[: round((1 - eval_share) * len(train))]] = True
+    table = dataclasses.replace(ctx.table.subset(train), is_test=stream)
+    return runner.Context(table, aggregate=ctx.env.aggregate, n_grid=ctx.n_grid,
+                          mc_samples=ctx.mc_samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("table")
+    parser.add_argument("--seeds", type=int, default=16)
+    parser.add_argument("--variants", default="default,noguard")
+    parser.add_argument("--eval", type=float, default=0.7, dest="eval_share")
+    args = parser.parse_args()
+    variants = args.variants.split(",")
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
+    ctx = prepare(args.table)
+    objective = Tradeoff(willingness_to_pay=tradeoff_points(ctx)["suggested"])
+    runner.Router = _Variant  # type: ignore[misc]  # the bench builds its routers here
+    rewards: dict[str, list[float]] = {}
+    for s in range(args.seeds):
+        sub = resplit(ctx, s, args.eval_share)
+        for i, name in enumerate(variants):
+            _ACTIVE.clear()
+            _ACTIVE[name] = True
+            policies = ["uniscale"] + (["trained-router", "best-fixed"] if i == 0 else [])
+            run = runner.run_seed(sub, objective, 1000 + s, policies=policies,
+                                  warm_start=True,
+                                  settings=RouterSettings(hybrid=name != "disjoint"))
+            summary = summarize([run], policies)
+            rewards.setdefault(name, []).append(summary["uniscale"].test_reward)
+            for ref in policies[1:]:
+                rewards.setdefault(ref, []).append(summary[ref].test_reward)
+    base = np.array(rewards["trained-router"])
+    print(f"{args.table}: train prompts re-split ({args.eval_share:.0%} eval set), "
+          f"{args.seeds} seeds")
+    for name in ["trained-router", "best-fixed", *variants]:
+        values = np.array(rewards[name])
+        diff = values - base
+        se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+        dse = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+        print(f"  {name:16s} {values.mean():.4f} ±{se:.4f}   vs trained-router "
+              f"{diff.mean():+.4f} ±{dse:.4f}")
+
+
+if __name__ == "__main__":
+    main()
