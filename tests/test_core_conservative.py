@@ -97,7 +97,7 @@ def test_cold_start_never_falls_far_behind_the_baseline_and_ends_above_it(W: flo
     running, reference = np.cumsum(got), np.cumsum(fixed[baseline.key])
     assert np.all(running >= 0.95 * reference - 1e-9)
     assert sum(a != baseline.key for a in served) > 100  # it did explore and switch
-    if W == 0.005:  # 10 seeds end +0.004 to +0.014 above (mean reward); seed 0 +0.007
+    if W == 0.005:  # 10 seeds: +0.0066 ± 0.0026, all above (seed 0: +0.007)
         assert np.mean(got) > np.mean(fixed[baseline.key]) + 0.003
     # at W = 0.02 the end is a tie over 10 seeds (see benchmarks/cold_start.py --baseline):
     # only the constraint is asserted there

@@ -16,12 +16,13 @@ context, so the sum's width grows like ``√n_a``), where the play-time sum char
 past pick its whole width of the day — the joint bound of CLUCB (Kazerouni et al. 2017).
 With text features an arm's width at a new prompt stays near 0.3 after hundreds of
 feedbacks, so the play-time sums hold the router near the baseline (topic workload,
-W=0.02: 2-12% of requests served by other arms); the revised guard explores far more
-(50-80%) and learns more (last quarter +0.018 against +0.004 over the baseline), but
-that exploration is not repaid within 4,000 requests on the 30-arm domain workload (the
-whole run ends 0.004-0.009 below the baseline where the play-time guard ends level), so
-``Router(baseline=...)`` keeps the play-time sums (``benchmarks/cold_start.py
---baseline [--revised]``).
+W=0.02: 6% of requests served by other arms); the revised guard explores far more
+(53%) and learns more (last quarter +0.013 against +0.002 over the baseline, 10 seeds),
+but that exploration is not repaid within 4,000 requests on the 30-arm domain workload
+(the whole run ends 0.004 and 0.009 below the baseline, the play-time guard's +0.000
+and −0.003), so ``Router(baseline=...)`` keeps the play-time sums
+(``benchmarks/cold_start.py --seeds 10 --workloads topics,domains --baseline
+[--revised]``).
 
 Under a :class:`~uniscale.Budget` the baseline can be a *mixture* of two arms: the best
 arm that fits the budget and a dearer, better ``alternate`` (the best fixed policy under
