@@ -149,6 +149,12 @@ MUTATIONS = {
     "b huge": _array("b", lambda a: a + 1e299),
     "zr huge": _array("zr", lambda a: a + 1e200),
     "desc missing": _set("arms", KeyError),
+    "samples per call 0": _set("cost_model.samples_per_call", {"small": 0}),
+    "samples per call text": _set("cost_model.samples_per_call", {"small": "8"}),
+    "samples per call list": _set("cost_model.samples_per_call", [8]),
+    "judge of a ghost arm": _set("cost_model.judges", {"ghost/bon/3": [1, 0.1]}),
+    "judge spend negative": _set("cost_model.judges", {"small/single/1": [1, -0.1]}),
+    "judge spend short": _set("cost_model.judges", {"small/single/1": [1]}),
 }
 
 

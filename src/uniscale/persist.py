@@ -13,6 +13,7 @@ import numpy as np
 from .arms import Arm, ArmSpace
 from .conservative import ConservativeGuard
 from .cost import Price, as_price
+from .costsaving import restore_costs, snapshot_costs
 from .embeddings import WordLlamaFeaturizer
 from .errors import (
     ArmSpaceMismatchError,
@@ -75,7 +76,8 @@ def snapshot_router(router: Router) -> tuple[dict[str, Any], dict[str, np.ndarra
         "policy_config": router.policy.config(),
         "policy": copy.deepcopy(policy_meta),
         "cost_model": {"state": copy.deepcopy(router.costs.state()),
-                       "prior_output_tokens": router.costs.prior_output_tokens},
+                       "prior_output_tokens": router.costs.prior_output_tokens,
+                       **snapshot_costs(router)},
         "pacer": router.pacer.state(),
         "pending": pending.snapshot() if hasattr(pending, "snapshot") else pending.state(),
         "rng": copy.deepcopy(router.rng.bit_generator.state),
@@ -357,6 +359,7 @@ def _build(cls: type[Router], path: str, meta: dict[str, Any], arrays: dict[str,
     except (KeyError, ValueError, TypeError) as exc:
         raise StateFileError(f"state file {path} holds an inconsistent cost model: {exc}") \
             from exc
+    restore_costs(router, meta["cost_model"])  # samples per call, judges' spend
     pacer = dict(meta["pacer"])
     if type(router.objective) is not type(_objective(meta["objective"])):
         pacer["multiplier"] = router.pacer.multiplier  # λ learned for another kind of goal

@@ -95,7 +95,10 @@ class Persisting:
 
         Args:
             path: The state file.
-            backends: Backends to attach.
+            backends: Backends to attach (needed by ``invoke``, not by ``decide``: the
+                samples one call of each model returned and what each judge spent per
+                judgement are saved, so a router loaded without backends decides as the
+                one saved; a backend given here or later sets its model's figure).
             featurizer: Required when the state used a featurizer that cannot be rebuilt
                 from its description (an :class:`EmbeddingFeaturizer`).
             arms: Required when arms carry callables (a ``BestOfN`` scorer); checked

@@ -315,6 +315,19 @@ def _stats(meta: Mapping[str, Any]) -> None:
     _dict(meta.get("rng"), "rng")
 
 
+def _cost_extras(cost: Mapping[str, Any], keys: list[str]) -> None:
+    """Samples per call and judges' spend (:mod:`uniscale.costsaving`; absent before)."""
+    for model, per_call in _dict(cost.get("samples_per_call", {}),
+                                 "cost_model.samples_per_call").items():
+        _int(per_call, f"cost_model.samples_per_call[{_str(model, 'model')!r}]", 1)
+    for key, spend in _dict(cost.get("judges", {}), "cost_model.judges").items():
+        field = f"cost_model.judges[{key!r}]"
+        if key not in keys or not isinstance(spend, list) or len(spend) != 2:
+            raise _fail(field, spend, "[judgements, usd] of a saved arm")
+        _int(spend[0], f"{field}[0]")
+        _num(spend[1], f"{field}[1]", 0.0)
+
+
 def check_meta(meta: Any, arrays: Mapping[str, np.ndarray]) -> None:
     """Check every field of a state's metadata and the arrays' shapes and values.
 
@@ -338,6 +351,7 @@ def check_meta(meta: Any, arrays: Mapping[str, np.ndarray]) -> None:
         if name in state:
             _numbers(state[name], f"cost_model.state.{name}",
                      -math.inf if name == "extra_input" else 0.0)
+    _cost_extras(cost, keys)
     _pending(meta, arrays, set(_dict(meta["policy"], "policy")["slots"]), int(config["dim"]))
     _stats(meta)
 
