@@ -16,7 +16,7 @@ difference against the ``trained-router`` (a greedy per-arm ridge on the same ev
 on the same streams; ``best-fixed`` (chosen on the eval set's prompts) for reference.
 
 Run: OPENBLAS_NUM_THREADS=1 python benchmarks/warm_resplit.py TABLE [--seeds 16]
-     [--variants default,noguard,...] [--eval 0.7]
+     [--variants default,noguard,...] [--eval 0.7] [--context task]
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def resplit(ctx: runner.Context, seed: int, eval_share: float) -> runner.Context
     stream[rng.permutation(len(train))[: round((1 - eval_share) * len(train))]] = True
     table = dataclasses.replace(ctx.table.subset(train), is_test=stream)
     return runner.Context(table, aggregate=ctx.env.aggregate, n_grid=ctx.n_grid,
-                          mc_samples=ctx.mc_samples)
+                          mc_samples=ctx.mc_samples, context=ctx.context)
 
 
 def main() -> None:
@@ -73,12 +73,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=16)
     parser.add_argument("--variants", default="default,noguard")
     parser.add_argument("--eval", type=float, default=0.7, dest="eval_share")
+    parser.add_argument("--context", default=None,
+                        help="'task': every policy is told each prompt's dataset "
+                        "(as uniscale bench --context task)")
     args = parser.parse_args()
     variants = args.variants.split(",")
     unknown = set(variants) - set(VARIANTS)
     if unknown:
         parser.error(f"unknown variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
-    ctx = prepare(args.table)
+    ctx = prepare(args.table, context=args.context)
     objective = Tradeoff(willingness_to_pay=tradeoff_points(ctx)["suggested"])
     runner.Router = _Variant  # type: ignore[misc]  # the bench builds its routers here
     rewards: dict[str, list[float]] = {}
@@ -97,7 +100,7 @@ def main() -> None:
                 rewards.setdefault(ref, []).append(summary[ref].test_reward)
     base = np.array(rewards["trained-router"])
     print(f"{args.table}: train prompts re-split ({args.eval_share:.0%} eval set), "
-          f"{args.seeds} seeds")
+          f"{args.seeds} seeds" + (f", --context {args.context}" if args.context else ""))
     for name in ["trained-router", "best-fixed", *variants]:
         values = np.array(rewards[name])
         diff = values - base

@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--warm-start", action="store_true",
                        help="learn the train split run through every arm first (an eval "
                        "set), then run online on the test part")
+    bench.add_argument("--context", default=None, metavar="FIELD",
+                       help="'task': pass each prompt's dataset as context={'task': ...} "
+                       "to the learners, and the same encoded side features to the "
+                       "trained router and the peers (a no-op on a one-dataset table)")
     bench.add_argument("--sweep", action="store_true",
                        help="run a range of willingness-to-pay values (the frontier)")
     bench.add_argument("--sweep-wtp", type=_floats, default=None,

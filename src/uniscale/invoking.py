@@ -78,6 +78,7 @@ class Invoking:
         allowed: ArmSelector | None = None,
         features: Any = None,
         input_tokens: int | None = None,
+        context: Mapping[str, Any] | None = None,
         temperature: float | None = None,
         stop: Sequence[str] | None = None,
         max_tokens: int | None = None,
@@ -88,12 +89,16 @@ class Invoking:
         When every sample of the chosen arm fails, the ``fallback`` arms are tried in
         order; a failure is never learned as a low quality score.
 
+        ``allowed``, ``features``, ``input_tokens`` and ``context`` are as in
+        :meth:`decide` (``context={"task": "sql"}``: side features of the request);
+        ``temperature``, ``stop``, ``max_tokens`` and ``options`` go to the backend.
+
         Raises:
             AllSamplesFailedError: The arm and every fallback failed.
         """
         messages = messages_of(request)
         decision = self.decide(messages, features=features, allowed=allowed,
-                               input_tokens=input_tokens)
+                               input_tokens=input_tokens, context=context)
         base = _request(messages, temperature, stop, max_tokens, options)
         return serve(self, decision, base)
 
@@ -104,6 +109,7 @@ class Invoking:
         allowed: ArmSelector | None = None,
         features: Any = None,
         input_tokens: int | None = None,
+        context: Mapping[str, Any] | None = None,
         temperature: float | None = None,
         stop: Sequence[str] | None = None,
         max_tokens: int | None = None,
@@ -112,6 +118,6 @@ class Invoking:
         """Async form of :meth:`invoke`; samples run as concurrent tasks."""
         messages = messages_of(request)
         decision = self.decide(messages, features=features, allowed=allowed,
-                               input_tokens=input_tokens)
+                               input_tokens=input_tokens, context=context)
         base = _request(messages, temperature, stop, max_tokens, options)
         return await aserve(self, decision, base)

@@ -32,6 +32,7 @@ from .report import (
 )
 from .runner import Context
 from .scenarios import SCENARIOS
+from .sidecontext import check_context
 from .table import Table, load_table
 from .tuning import TUNE_GRID, tune_on_train
 
@@ -83,17 +84,23 @@ def parse_policies(text: str | None) -> tuple[str, ...]:
 
 
 def prepare(table: str | Path, *, data_dir: Path | None = None, aggregate: str | None = None,
-            n_grid: Sequence[int] | None = None, limit: int | None = None) -> Context:
+            n_grid: Sequence[int] | None = None, limit: int | None = None,
+            context: str | None = None) -> Context:
     """Load a table (a deterministic subset of ``limit`` prompts) and prepare it.
 
-    ``aggregate`` overrides how the table says its samples combine.
+    ``aggregate`` overrides how the table says its samples combine; ``context``
+    (``"task"``) passes each prompt's dataset as side features to every policy.
+
+    Raises:
+        ConfigurationError: For an unknown ``context`` field (before loading).
     """
+    check_context(context)
     loaded: Table = load_table(table, data_dir)
     if limit is not None and limit < loaded.n_prompts:
         keep = np.sort(np.random.default_rng(0).permutation(loaded.n_prompts)[:limit])
         loaded = loaded.subset(keep)
     return Context(loaded, aggregate=aggregate or loaded.aggregate,
-                   n_grid=n_grid or DEFAULT_N_GRID)
+                   n_grid=n_grid or DEFAULT_N_GRID, context=context)
 
 
 def stream_steps(ctx: Context, policies: Sequence[str], warm_start: bool) -> int:
@@ -178,6 +185,18 @@ def _without_peer(policies: tuple[str, ...], asked: str | None) -> tuple[str, ..
     return tuple(p for p in policies if p not in (PEER_NAME, MAB_NAME))
 
 
+def _context_note(ctx: Context, field: str) -> str:
+    """What ``--context`` does on this table."""
+    datasets = sorted(set(ctx.table.datasets))
+    if ctx.side is None:
+        return (f"--context {field}: the table has one dataset ({datasets[0]}), so there is "
+                "nothing to pass: the run is the same as without --context")
+    return (f"--context {field}: every policy is told each prompt's dataset "
+            f"({len(datasets)} of them: {', '.join(datasets)}); the learners as "
+            f"context={{'{field}': ...}}, the trained router and the peers as the same "
+            "encoded side features")
+
+
 SWEEP_SEEDS = 5
 """Seeds of each W of ``--sweep`` when ``--seeds`` is not given."""
 
@@ -232,8 +251,9 @@ def bench_command(args: argparse.Namespace) -> int:
                                 getattr(args, "implicit_reward", None))
     if feedback is not None:
         policies = _without_peer(policies, args.policies)
+    context = check_context(getattr(args, "context", None))
     ctx = prepare(args.table, data_dir=args.data_dir, aggregate=args.aggregate,
-                  n_grid=args.n_grid, limit=args.limit)
+                  n_grid=args.n_grid, limit=args.limit, context=context)
     seeds = list(range(args.seed_base, args.seed_base + (args.seeds or SWEEP_SEEDS)))
     settings: Any = _settings(args)
     tp = tradeoff_points(ctx)
@@ -257,6 +277,8 @@ def bench_command(args: argparse.Namespace) -> int:
                 "the test part's")
     if feedback is not None:
         console.say(f"feedback to the online learners: {feedback.label}")
+    if context is not None:
+        console.say(_context_note(ctx, context))
     tuned = None
     if args.tune:
         learners = sum(p in LEARNERS for p in policies)
@@ -291,6 +313,7 @@ def bench_command(args: argparse.Namespace) -> int:
     out["fixed_arms"] = fixed_points(ctx, "test")
     out["aggregate"] = ctx.env.aggregate
     out["notes"] = list(t.notes)
+    out["context"] = {"field": context, "used": ctx.side is not None}
     if feedback is not None:
         out["feedback"] = {"delay": feedback.plan.delay, "rate": feedback.plan.rate,
                            "label_noise": feedback.plan.flip, "implicit": feedback.implicit}

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .env import ReplayEnv
+from .sidecontext import SideContext
 
 __all__ = ["EvalSet", "outcome_records", "run_eval_set"]
 
@@ -76,11 +77,12 @@ def run_eval_set(env: ReplayEnv, prompts: Sequence[int] | np.ndarray,
                    np.array(cols["i"], dtype=np.int64), np.array(cols["o"], dtype=np.int64))
 
 
-def outcome_records(evalset: EvalSet, env: ReplayEnv, features: np.ndarray) -> list[Any]:
+def outcome_records(evalset: EvalSet, env: ReplayEnv, features: np.ndarray,
+                    side: SideContext | None = None) -> list[Any]:
     """The eval set as :class:`uniscale.Outcome` records for :meth:`Router.fit`.
 
     Each record carries the prompt, its feature vector, the billed usage and the USD,
-    as a user's eval-set run would.
+    as a user's eval-set run would, and with ``side`` the prompt's ``context=``.
     """
     from .. import Outcome, Usage
 
@@ -89,6 +91,7 @@ def outcome_records(evalset: EvalSet, env: ReplayEnv, features: np.ndarray) -> l
     return [
         Outcome(arm=env.arms[a], score=float(s), request=str(t.prompts[p]),
                 features=features[p], cost=float(c),
+                context=None if side is None else side.of(p),
                 usage=Usage(int(i), int(o), calls=calls if calls is not None
                             else int(env.arm_n[a])))
         for p, a, s, c, i, o in zip(evalset.prompt, evalset.arm, evalset.score, evalset.cost,

@@ -27,6 +27,7 @@ from .mabpeer import MAB_NAME, run_mabwiser
 from .peers import PEER_NAME, run_paretobandit
 from .policies import ALL_POLICIES, KNOWN_POLICIES, LEARNERS, RouterSettings, policy_mask
 from .scenarios import Phase, Scenario
+from .sidecontext import CONTEXT_DIM, SideContext, side_context
 from .table import Table
 from .trained import fit_trained_router
 
@@ -67,19 +68,29 @@ class Context:
     The learners see only what a user's app sees: the prompt text (featurised, and
     counted for the input estimate) and the usage the replayed backend reports; the
     router's cost model learns each strategy's extra input (its template) from usage.
+    With ``context="task"`` they also see each prompt's dataset as ``context=``, and
+    the peers the same encoded vector appended to their features
+    (:mod:`~uniscale.bench.sidecontext`).
 
     Args:
         table: The replay table.
         aggregate: ``"vote"`` or ``"best"`` (see :class:`ReplayEnv`).
         n_grid: Candidate sample counts.
         mc_samples: Monte Carlo draws for the expected vote of ``n > 1`` arms.
+        context: Side-feature field passed with every request (``"task"``) or None.
+
+    Raises:
+        ConfigurationError: For an unknown ``context`` field.
     """
 
     def __init__(self, table: Table, *, aggregate: str = "vote",
-                 n_grid: Sequence[int] = DEFAULT_N_GRID, mc_samples: int = 128) -> None:
+                 n_grid: Sequence[int] = DEFAULT_N_GRID, mc_samples: int = 128,
+                 context: str | None = None) -> None:
         self.table = table
         self.n_grid = tuple(n_grid)
         self.mc_samples = mc_samples
+        self.context = context
+        self.side: SideContext | None = side_context(table, context)
         self.env = ReplayEnv(table, aggregate=aggregate, n_grid=n_grid)
         self.expected: Expected = self.env.expected(samples=mc_samples)
         self._features: dict[int, np.ndarray] = {}
@@ -91,6 +102,21 @@ class Context:
             self._features[dim] = np.stack(
                 [fz.transform(as_messages(str(p))) for p in self.table.prompts])
         return self._features[dim]
+
+    def peer_features(self, dim: int, seed: int) -> np.ndarray:
+        """The features of the peers: the text features, then the side features (if any).
+
+        The side features are the vector a router with ``seed`` encodes the request's
+        ``context=`` into, so peers and learners see the same numbers.
+        """
+        X = self.features(dim)
+        if self.side is None:
+            return X
+        return np.hstack([X, self.side.matrix(seed, CONTEXT_DIM)])
+
+    def request_context(self, prompt: int) -> dict[str, Any] | None:
+        """The ``context=`` of table row ``prompt`` (None without side features)."""
+        return None if self.side is None else self.side.of(prompt)
 
 
 def _stream(ctx: Context, scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
@@ -130,13 +156,13 @@ def _learn(ctx: Context, name: str, mask: np.ndarray, objective: Objective,
         backends=replay_backends(env, table.models, seed),
         featurizer=HashingFeaturizer(settings.dim), alpha=settings.alpha,
         ridge=settings.ridge, arm_ridge=settings.arm_ridge, forgetting=settings.forgetting,
-        hybrid=settings.hybrid,
+        hybrid=settings.hybrid, context_dim=CONTEXT_DIM,
         prior_output_tokens=settings.prior_output_tokens, seed=seed,
         implicit_reward=None if feedback is None else feedback.rewards(),
     )
     queue = None if feedback is None else feedback.queue(seed)
     if warm is not None:
-        router.fit(outcome_records(warm.where(mask), env, X))
+        router.fit(outcome_records(warm.where(mask), env, X, ctx.side))
     in_router = np.array([a in router.arms for a in env.arms])
     own = in_router.copy()  # the policy's own arms that exist so far
     arm_scale = np.ones(env.n_arms)
@@ -159,7 +185,7 @@ def _learn(ctx: Context, name: str, mask: np.ndarray, objective: Objective,
             ok[fb] = True
         allowed = env.arms_where(ok)
         result = router.invoke(str(table.prompts[p]), features=X[p], allowed=allowed,
-                               **_replay_option(int(p)))
+                               context=ctx.request_context(int(p)), **_replay_option(int(p)))
         a = env.arm_index[result.decision.arm]
         _, g, k = result.sample.payload
         quality = float(table.score[p, g, k])
@@ -259,7 +285,7 @@ def run_seed(ctx: Context, objective: Objective, seed: int, *,
     if warm_start or "trained-router" in policies:
         evalset = run_eval_set(env, train_rows, np.random.default_rng([seed, 1]))
     warm = evalset if warm_start else None
-    X = ctx.features(default.dim)
+    X = ctx.peer_features(default.dim, seed)
     fallback = traces["best-fixed"].arm
     for name in policies:
         if name in LEARNERS:

@@ -36,7 +36,7 @@ def tune_on_train(ctx: Context, objective: Objective, *, seeds: Sequence[int] = 
         ``{"chosen": {policy: RouterSettings}, "scores": [{"settings", policy: reward}]}``.
     """
     train = Context(ctx.table.subset(~ctx.table.is_test), aggregate=ctx.env.aggregate,
-                    n_grid=ctx.n_grid, mc_samples=ctx.mc_samples)
+                    n_grid=ctx.n_grid, mc_samples=ctx.mc_samples, context=ctx.context)
     learners = [p for p in policies if p in LEARNERS]
     scores: list[dict[str, Any]] = []
     best: dict[str, tuple[float, RouterSettings]] = {}
