@@ -11,7 +11,9 @@ On a replay table "error" is scored by the expected cost of each chosen arm on i
 prompt (as every bench figure is), "paid" by the replayed draws the router was charged
 (what its pacer controls and a user pays), and "vs affordable" is the router's quality
 minus the best affordable fixed arm's on the same streams (mean ± 95% interval over the
-seeds; "tie" when the interval covers 0).
+seeds; "tie" when the interval covers 0); "vs mixture" the same against the best fixed
+policy within the budget, the train hull's two arms at B mixed in the share that spends
+B on the train split (:func:`mixture`, scored on the same streams).
 A replay table's B lies between the cheapest and the dearest arm of its train split's
 quality-cost hull (their geometric mean, as in ``uniscale demo``); ParetoBandit runs
 beside ``uniscale`` on the tables where it applies (paretobandit, routerbench). Every
@@ -39,7 +41,8 @@ LIMITS = {"faithful_cot": 2000}  # the full table has 10037 prompts x 112 pairs
 
 def _row(name: str, budget: float, spend: float, quality: float, fixed: float,
          peer: tuple[float, float] | None = None, paid: float | None = None,
-         ahead: tuple[float, float] | None = None) -> str:
+         ahead: tuple[float, float] | None = None,
+         mixed: tuple[float, float] | None = None) -> str:
     text = (f"{name:<22} {budget:10.4g} {spend:10.4g} {100 * (spend / budget - 1):+7.2f}% "
             f"{quality:8.3f} {fixed:9.3f}")
     if paid is not None:
@@ -47,6 +50,9 @@ def _row(name: str, budget: float, spend: float, quality: float, fixed: float,
     if ahead is not None:
         verdict = "tie" if abs(ahead[0]) <= ahead[1] else ("ahead" if ahead[0] > 0 else "behind")
         text += f"  vs affordable {ahead[0]:+.3f} ± {ahead[1]:.3f} ({verdict})"
+    if mixed is not None:
+        verdict = "tie" if abs(mixed[0]) <= mixed[1] else ("ahead" if mixed[0] > 0 else "behind")
+        text += f"  vs mixture {mixed[0]:+.3f} ± {mixed[1]:.3f} ({verdict})"
     if peer is not None:
         text += f"   paretobandit {peer[1]:.3f} at {100 * (peer[0] / budget - 1):+.2f}%"
     return text
@@ -116,6 +122,37 @@ def development(ctx: Any) -> Any:
                    n_grid=ctx.n_grid)
 
 
+def mixture(ctx: Any, budget: float) -> tuple[int, int, float]:
+    """The best fixed mixture of two arms whose mean cost fits ``budget``, on the train split.
+
+    The two ends of the train hull's segment at the budget, ``(cheaper, dearer, share)``,
+    the dearer arm serving a ``share`` of the requests so that the mixture's mean train
+    cost is the budget (one arm, ``share`` 0, when the budget lies outside the hull).
+    Only arms that serve every prompt are mixed.
+    """
+    from uniscale.bench.metrics import convex_hull
+    from uniscale.bench.report import fixed_points
+
+    points = [p for p in fixed_points(ctx, "train") if p["coverage"] >= 1.0]
+    hull = convex_hull(np.array([[p["cost"], p["quality"]] for p in points]))
+    index = {a.key: i for i, a in enumerate(ctx.env.arms)}
+    ends = [index[next(p["arm"] for p in points
+                       if (p["cost"], p["quality"]) == (float(c), float(q)))] for c, q in hull]
+    below = int(np.searchsorted(hull[:, 0], budget, side="right")) - 1
+    if below < 0:
+        return ends[0], ends[0], 0.0
+    if below == len(hull) - 1:
+        return ends[-1], ends[-1], 0.0
+    (c0, _), (c1, _) = hull[below], hull[below + 1]
+    return ends[below], ends[below + 1], float((budget - c0) / (c1 - c0))
+
+
+def _interval(diff: list[float]) -> tuple[float, float]:
+    """Mean and 95% half-interval over the seeds."""
+    half = 1.96 * float(np.std(diff, ddof=1)) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+    return float(np.mean(diff)), half
+
+
 def replay(table: str, seeds: int, warm: bool, dev: bool = False) -> str:
     """``uniscale`` (and ParetoBandit where it applies) under a budget on a replay table."""
     from uniscale.bench.command import default_policies, prepare
@@ -137,11 +174,16 @@ def replay(table: str, seeds: int, warm: bool, dev: bool = False) -> str:
     paid = float(np.mean([np.mean(r.traces["uniscale"].observed[1]) for r in result.runs]))
     diff = [float(np.mean(r.traces["uniscale"].quality) - np.mean(r.traces["best-fixed"].quality))
             for r in result.runs]
-    half = 1.96 * float(np.std(diff, ddof=1)) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+    # and minus the train split's best two-arm mixture within the budget, on the same streams
+    lo, hi, share = mixture(ctx, budget)
+    quality = ctx.expected.quality
+    ahead = [float(np.mean(r.traces["uniscale"].quality)
+                   - (1 - share) * quality[r.order, lo].mean()
+                   - share * quality[r.order, hi].mean()) for r in result.runs]
     name = f"{table}{' dev' if dev else ''} ({'warm' if warm else 'cold'})"
     return _row(name, budget, s["uniscale"].cost,
                 s["uniscale"].quality, s["best-fixed"].quality, other, paid,
-                (float(np.mean(diff)), half))
+                _interval(diff), _interval(ahead))
 
 
 def main(seeds: int, steps: int, tables: list[str], cold: bool, dev: bool = False) -> None:
