@@ -86,6 +86,15 @@ def decide_arms(router: Router, x: np.ndarray, tokens: int, arms: list[Arm], *,
     else:
         pick, propensity = choose(router.exploration, score, mean, bonus, policy.alpha,
                                   lam * costs, router.temperature, router.rng)
+    # under a Budget, an answer that would leave the spend more than the tolerance under
+    # the budget gives way to a dearer arm of no lower estimated quality (see Budget)
+    floor = router.pacer.floor() if new_request else -math.inf
+    short = bool(costs[pick] < floor)
+    if short:
+        lift, wanted = _lift(pick, costs, mean, raw, keep, over, floor, (floor + ceiling) / 2)
+        capped = capped or wanted  # what is left unspent could have bought quality
+        if lift is not None:
+            pick, propensity = lift, 1.0
     guard = router.guard
     if guard is not None and len(arms) > 1:
         reward = mean - lam * costs
@@ -98,6 +107,8 @@ def decide_arms(router: Router, x: np.ndarray, tokens: int, arms: list[Arm], *,
             # the mixture's dearer arm must wait for what cheaper answers leave unspent
             capped = capped or (stand_in is None and guard.alternate in keys
                                 and bool(over[keys.index(guard.alternate)]))
+        if short:  # the mixture's dearer arm (within the ceiling) serves while short
+            prefer = np.where(np.isneginf(prefer), -np.inf, costs)
         safe = guard.choose(keys, value, value - guard.confidence * width, pick,
                             prefer=prefer, alternate=stand_in,
                             **guard_model(policy, x, mean, guard))
@@ -124,6 +135,33 @@ def decide_arms(router: Router, x: np.ndarray, tokens: int, arms: list[Arm], *,
         router.decision_log.decision(decision, x[:router.featurizer.dim], context,
                                      router.exploration)
     return decision
+
+
+def _lift(pick: int, costs: np.ndarray, mean: np.ndarray, raw: np.ndarray, keep: np.ndarray,
+          over: np.ndarray | None, floor: float, middle: float
+          ) -> tuple[int | None, bool]:
+    """What serves instead of ``pick`` when its cost leaves the spend under the floor.
+
+    The candidates cost more than ``pick``, have an estimated quality at least its own and
+    are neither pruned nor over the ceiling. Of those that bring the spend back to the
+    budget (cost at least ``middle``, the mid-point of floor and ceiling), else of those
+    that reach ``floor``, the one of best score (``raw``) serves; when none reaches the
+    floor, the dearest. Returns the index (``None``: no candidate) and whether an arm
+    dearer than the one served and of no lower estimated quality exists (then what is left
+    unspent could have bought quality and stays owed, see :class:`~uniscale.Budget`).
+    """
+    def dearer(i: int) -> np.ndarray:
+        return (costs > costs[i]) & (mean >= mean[i]) & keep
+
+    fits = dearer(pick) if over is None else dearer(pick) & ~over
+    if not fits.any():
+        return None, bool(dearer(pick).any())
+    reach = fits & (costs >= middle)  # back to the budget itself, else to the floor
+    if not reach.any():
+        reach = fits & (costs >= floor)
+    lift = int(np.argmax(np.where(reach, raw, -np.inf) if reach.any()
+                         else np.where(fits, costs, -np.inf)))
+    return lift, bool(dearer(lift).any())
 
 
 def _stand_in(baseline: str, alternate: str | None, keys: list[str], mean: np.ndarray,
