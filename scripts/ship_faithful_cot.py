@@ -6,7 +6,7 @@ fewer), and only the models and strategies below. Rows are copied unchanged and 
 full table's order; the output is byte-for-byte reproducible (gzip level 9, mtime 0).
 
 Run (from the repository root):
-    python scripts/ship_faithful_cot.py [--source ../shared/data] [--per-dataset 240]
+    python scripts/ship_faithful_cot.py [--source ../shared/data] [--per-dataset 500]
 
 The selection looks at prompt ids only (never at scores or splits), so it does not
 favour any policy.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 MODELS = ("code-davinci-002", "gpt-3.5-turbo", "gpt-4", "text-davinci-003")
 STRATEGIES = ("standard", "cot", "ltm", "nonl", "nl+sl")
-PER_DATASET = 240
+PER_DATASET = 500
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -7,8 +7,11 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from uniscale.bench.command import prepare
-from uniscale.bench.demo import demo_choice
+import numpy as np
+
+from uniscale.bench.command import prepare, stream_steps
+from uniscale.bench.demo import Job, demo_choice, run_jobs
+from uniscale.objective import Budget, Tradeoff
 
 
 def _rewrite(path: Path, out: Path, change: Callable[[dict[str, object]], None]) -> Path:
@@ -41,6 +44,25 @@ def test_demo_choice_ignores_the_test_part(toy_path: Path, tmp_path: Path) -> No
     assert set(base.others) <= set(base.tradeoff["sweep"])
     costs = [c for c, _ in base.tradeoff["hull"]]
     assert min(costs) <= base.budget <= max(costs)
+
+
+def test_jobs_spread_over_processes_give_the_figures_of_one_process(toy_path: Path) -> None:
+    ctx = prepare(toy_path)
+    policies = ("uniscale", "routing-only", "trained-router", "best-fixed", "oracle")
+    steps = stream_steps(ctx, policies, True)
+    jobs = [Job(toy_path, None, objective, policies, seed, steps)
+            for objective, seed in ((Tradeoff(0.01), 0), (Tradeoff(0.01), 1),
+                                    (Tradeoff(0.05), 0), (Budget(per_request=0.002), 2))]
+    done: list[int] = []
+    alone, _ = run_jobs(jobs, {toy_path: ctx}, 1, done.append)
+    spread, cpu = run_jobs(jobs, {}, 2, done.append)  # the workers prepare the table
+    assert done == [steps] * 8 and cpu > 0
+    assert [r.seed for r in spread] == [0, 1, 0, 2]
+    for one, two in zip(alone, spread, strict=True):
+        assert set(one.traces) == set(two.traces) >= set(policies)
+        for name, trace in one.traces.items():
+            np.testing.assert_array_equal(trace.arm, two.traces[name].arm)
+            np.testing.assert_array_equal(trace.quality, two.traces[name].quality)
 
 
 
