@@ -9,7 +9,9 @@ Run (from the repository root):
     python scripts/ship_faithful_cot.py [--source ../shared/data] [--per-dataset 500]
 
 The selection looks at prompt ids only (never at scores or splits), so it does not
-favour any policy.
+favour any policy. The default count was fixed by size and time alone: 500 keeps the
+file near 1.3 MB (the package's data near 2 MB) and ``uniscale demo`` within 150 s on
+a 2-core machine.
 """
 
 from __future__ import annotations

@@ -8,9 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from uniscale.bench import demo
 from uniscale.bench.command import prepare, stream_steps
 from uniscale.bench.demo import Job, demo_choice, run_jobs
+from uniscale.bench.runner import Context
 from uniscale.objective import Budget, Tradeoff
 
 
@@ -63,6 +66,20 @@ def test_jobs_spread_over_processes_give_the_figures_of_one_process(toy_path: Pa
         for name, trace in one.traces.items():
             np.testing.assert_array_equal(trace.arm, two.traces[name].arm)
             np.testing.assert_array_equal(trace.quality, two.traces[name].quality)
+
+
+def test_jobs_run_here_where_no_worker_process_can_start(
+        toy_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kw: object) -> None:
+        raise OSError("no semaphores on this platform")
+
+    monkeypatch.setattr(demo, "ProcessPoolExecutor", refuse)
+    policies = ("uniscale", "best-fixed", "oracle")
+    jobs = [Job(toy_path, None, Tradeoff(0.01), policies, seed, 1) for seed in (3, 4)]
+    contexts: dict[Path, Context] = {}
+    runs, _ = run_jobs(jobs, contexts, 2, lambda k: None)
+    assert [r.seed for r in runs] == [3, 4] and list(contexts) == [toy_path]
+    assert all("uniscale" in r.traces for r in runs)
 
 
 

@@ -180,25 +180,37 @@ def _one_blas_thread() -> Iterator[None]:
             os.environ.pop(n, None)
 
 
+def _pool(workers: int) -> ProcessPoolExecutor | None:
+    """Worker processes, or None where this platform cannot start them."""
+    try:
+        return ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    except (ImportError, NotImplementedError, OSError):  # e.g. no POSIX semaphores
+        return None
+
+
 def run_jobs(jobs: Sequence[Job], contexts: dict[Path, Context], workers: int,
              advance: Callable[[int], None]) -> tuple[list[SeedRun], float]:
     """Every job's seed run, in the order of ``jobs``, and the CPU seconds they took.
 
     Args:
         jobs: The jobs.
-        contexts: The prepared tables (used when the jobs run in this process).
-        workers: Processes to spread the jobs over (1: this process, in order).
+        contexts: Prepared tables by path, for jobs run in this process (a table not
+            there is prepared).
+        workers: Processes to spread the jobs over (1: this process, in order; also
+            where worker processes cannot be started).
         advance: Called with a job's steps when it is done.
     """
     done: list[tuple[SeedRun, float] | None] = [None] * len(jobs)
-    if workers <= 1 or len(jobs) < 2:
+    pool = _pool(min(workers, len(jobs))) if workers > 1 and len(jobs) > 1 else None
+    if pool is None:
         for i, job in enumerate(jobs):
+            if job.path not in contexts:
+                contexts[job.path] = prepare(job.path, limit=job.limit)
             done[i] = _run(contexts[job.path], job)
             advance(job.steps)
     else:
         longest_first = sorted(range(len(jobs)), key=lambda i: -jobs[i].steps)
-        with _one_blas_thread(), ProcessPoolExecutor(
-                min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
+        with _one_blas_thread(), pool:
             futures = {pool.submit(_worker, jobs[i]): i for i in longest_first}
             for future in as_completed(futures):
                 i = futures[future]
