@@ -9,11 +9,18 @@ ever looking at the test split. Every variant is the ``uniscale`` learner of
 * ``alpha0``: no exploration bonus (``policy.alpha = 0``);
 * ``noguard``: the eval set's best-arm baseline dropped (``router.guard = None``);
 * ``frozen``: no online learning (feedback is not learned);
-* ``disjoint``: a router without evidence sharing (``hybrid=False``) before fitting.
+* ``disjoint``: a router without evidence sharing (``hybrid=False``) before fitting;
+* ``trust2``: the best-arm baseline kept unless the held-out advantage of routing clears
+  two standard errors (:data:`uniscale.fit.TRUST_Z` = 2 during fit, the former rule);
+* ``revised``: a fit-installed baseline re-estimates its pessimistic sums from the
+  current model (``guard.revised = True``, the joint bound of CLUCB).
 
-Printed per variant: mean test reward over the seeds, its standard error, and the paired
+Printed per variant: mean test reward over the seeds, its standard error, the paired
 difference against the ``trained-router`` (a greedy per-arm ridge on the same eval set)
-on the same streams; ``best-fixed`` (chosen on the eval set's prompts) for reference.
+on the same streams, and the paired difference against the first variant;
+``best-fixed`` (chosen on the eval set's prompts) for reference. Then, per seed, what
+the first variant's eval-set check found (held-out advantage of routing over the best
+arm ± its standard error, and whether a baseline was kept).
 
 Run: OPENBLAS_NUM_THREADS=1 python benchmarks/warm_resplit.py TABLE [--seeds 16]
      [--variants default,noguard,...] [--eval 0.7] [--context task]
@@ -35,15 +42,28 @@ from uniscale.bench.policies import RouterSettings
 from uniscale.bench.report import tradeoff_points
 from uniscale.objective import Tradeoff
 
-VARIANTS = ("default", "alpha0", "noguard", "frozen", "disjoint")
+VARIANTS = ("default", "alpha0", "noguard", "frozen", "disjoint", "trust2", "revised")
 _ACTIVE: dict[str, bool] = {}
+_FOUND: list[tuple[dict[str, Any], bool]] = []
 
 
 class _Variant(Router):
     """The bench's router with one change after fit (see the module docstring)."""
 
     def fit(self, records: Any, **kw: Any) -> int:
-        n = super().fit(records, **kw)
+        import uniscale.fit as fit
+
+        trust = fit.TRUST_Z
+        if _ACTIVE.get("trust2"):
+            fit.TRUST_Z = 2.0
+        try:
+            n = super().fit(records, **kw)
+        finally:
+            fit.TRUST_Z = trust
+        if _ACTIVE.get("first"):
+            _FOUND.append((dict(self.stats.get("eval_set", {})), self.guard is not None))
+        if _ACTIVE.get("revised") and self.guard is not None and not self.guard.quality_only:
+            self.guard.revised = True
         if _ACTIVE.get("alpha0"):
             self.policy.alpha = 0.0
         if _ACTIVE.get("noguard"):
@@ -90,6 +110,7 @@ def main() -> None:
         for i, name in enumerate(variants):
             _ACTIVE.clear()
             _ACTIVE[name] = True
+            _ACTIVE["first"] = i == 0
             policies = ["uniscale"] + (["trained-router", "best-fixed"] if i == 0 else [])
             run = runner.run_seed(sub, objective, 1000 + s, policies=policies,
                                   warm_start=True,
@@ -106,8 +127,14 @@ def main() -> None:
         diff = values - base
         se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
         dse = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+        own = values - np.array(rewards[variants[0]])
+        ose = own.std(ddof=1) / np.sqrt(len(own)) if len(own) > 1 else float("nan")
         print(f"  {name:16s} {values.mean():.4f} ±{se:.4f}   vs trained-router "
-              f"{diff.mean():+.4f} ±{dse:.4f}")
+              f"{diff.mean():+.4f} ±{dse:.4f}   vs {variants[0]} {own.mean():+.4f} ±{ose:.4f}")
+    for s, (found, kept) in enumerate(_FOUND):
+        print(f"  seed {s}: held-out advantage {found.get('advantage', float('nan')):+.4f} "
+              f"±{found.get('stderr', float('nan')):.4f}, "
+              f"{'baseline ' + str(found.get('best_arm')) if kept else 'no baseline'}")
 
 
 if __name__ == "__main__":

@@ -251,6 +251,44 @@ def test_routing_is_trusted_once_its_advantage_clears_the_set_standard_errors(
     assert (router.guard is None) == found["routing_pays"]
 
 
+def test_an_eval_set_where_routing_pays_modestly_is_routed_not_held_to_the_best_arm(
+        rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # left is the better arm overall (0.6 against 0.55), right the better on rainy
+    # requests: routing earns 0.1 a request in expectation, but 80 requests of coin
+    # flips show it by less than two standard errors
+    import uniscale.fit
+
+    def records() -> list[us.Outcome]:
+        left, right = list(_two_arm_router().arms)
+        chance = {"sunny": (0.8, 0.5), "rainy": (0.4, 0.6)}
+        out = []
+        for i in range(80):
+            kind = "sunny" if i % 2 else "rainy"
+            prompt = f"{kind} weather report {i}"
+            out += [us.Outcome(request=prompt, arm=arm, score=float(rng.random() < p))
+                    for arm, p in zip((left, right), chance[kind], strict=True)]
+        return out
+
+    def served(router: us.Router, kind: str) -> list[str]:
+        return [router.decide(f"{kind} weather report {900 + j}").arm.model for j in range(10)]
+
+    shown = records()
+    router = _two_arm_router()
+    router.fit(shown)
+    found = router.stats["eval_set"]
+    assert 0 < found["advantage"] < 2 * found["stderr"]
+    assert found["routing_pays"] and router.guard is None
+    assert served(router, "sunny").count("left") >= 8
+    assert served(router, "rainy").count("right") >= 7
+    # under the former rule (two standard errors) the same eval set kept left as a
+    # baseline, and left served the rainy requests too
+    monkeypatch.setattr(uniscale.fit, "TRUST_Z", 2.0)
+    held = _two_arm_router()
+    held.fit(shown)
+    assert held.guard is not None and held.guard.baseline == "left/single/1"
+    assert served(held, "rainy").count("left") >= 9
+
+
 def test_the_eval_set_chooses_the_ridge_prior_and_save_keeps_it(
         rng: np.random.Generator, tmp_path: Path) -> None:
     # scores are coin flips whatever the prompt says: the held-out error asks for the

@@ -12,9 +12,9 @@ part of it scores *every* arm, and two questions have closed-form answers:
 * **Whether to route at all.** On each held-out fold the fitted model serves every
   request greedily (best predicted ``score − λ·cost``) and the arm best on the other
   folds serves them too; both are scored with the recorded outcomes. The model is
-  trusted only when its per-request advantage is positive by more than its noise (a
-  paired difference two standard errors above zero, :data:`uniscale.fit.TRUST_Z`);
-  otherwise the best arm stays the baseline the router leaves only when sure.
+  trusted when its mean per-request advantage is positive (more than
+  :data:`uniscale.fit.TRUST_Z` standard errors, none by default, above zero); otherwise
+  the best arm stays the baseline the router leaves only when sure.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ class EvalSetCheck:
         best_arm_reward: Held-out mean reward of the arm best on the other folds.
         advantage: Mean per-request reward of the model minus the best arm's.
         stderr: Standard error of ``advantage``.
-        routing_pays: True when ``advantage`` is at least ``z`` standard errors above 0.
+        routing_pays: True when ``advantage`` is more than
+            :data:`uniscale.fit.TRUST_Z` standard errors above 0.
         sharing_error: Held-out mean squared error of the score with sharing
             (``"hybrid"``) and without (``"disjoint"``); the smaller chooses the sharing.
     """

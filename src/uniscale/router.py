@@ -355,8 +355,8 @@ class Router(Invoking, Persisting):
         fresh router (no feedback yet) predicts the held-out scores better without it
         (``stats["eval_set"]["sharing_error"]``), and the router's
         own model serves each held-out fold greedily against the best single arm.
-        Unless that model beats the arm by more than two standard errors of the paired
-        held-out difference (``router.stats["eval_set"]`` has the figures), and with no
+        Unless that model beats the arm on the held-out requests (a positive mean paired
+        difference; ``router.stats["eval_set"]`` has the figures), and with no
         ``baseline=`` of your own, the eval set's best single arm becomes a conservative
         baseline: the router serves another arm only while its pessimistic estimate keeps
         the running reward within 2% of that arm's
