@@ -10,8 +10,8 @@ ever looking at the test split. Every variant is the ``uniscale`` learner of
 * ``noguard``: the eval set's best-arm baseline dropped (``router.guard = None``);
 * ``frozen``: no online learning (feedback is not learned);
 * ``disjoint``: a router without evidence sharing (``hybrid=False``) before fitting;
-* ``trust2``: the best-arm baseline kept unless the held-out advantage of routing clears
-  two standard errors (:data:`uniscale.fit.TRUST_Z` = 2 during fit, the former rule);
+* ``trust1``, ``trust2``: the best-arm baseline kept unless the held-out advantage of
+  routing clears one or two standard errors (:data:`uniscale.fit.TRUST_Z` during fit);
 * ``revised``: a fit-installed baseline re-estimates its pessimistic sums from the
   current model (``guard.revised = True``, the joint bound of CLUCB).
 
@@ -42,7 +42,8 @@ from uniscale.bench.policies import RouterSettings
 from uniscale.bench.report import tradeoff_points
 from uniscale.objective import Tradeoff
 
-VARIANTS = ("default", "alpha0", "noguard", "frozen", "disjoint", "trust2", "revised")
+VARIANTS = ("default", "alpha0", "noguard", "frozen", "disjoint", "trust1", "trust2",
+            "revised")
 _ACTIVE: dict[str, bool] = {}
 _FOUND: list[tuple[dict[str, Any], bool]] = []
 
@@ -54,8 +55,9 @@ class _Variant(Router):
         import uniscale.fit as fit
 
         trust = fit.TRUST_Z
-        if _ACTIVE.get("trust2"):
-            fit.TRUST_Z = 2.0
+        for z in (1, 2):
+            if _ACTIVE.get(f"trust{z}"):
+                fit.TRUST_Z = float(z)
         try:
             n = super().fit(records, **kw)
         finally:

@@ -30,12 +30,14 @@ __all__ = ["TRUST_Z", "Outcome", "PreparedOutcomes", "as_outcome", "fit_router",
 
 TRUST_Z = 0.0
 """Standard errors by which the held-out advantage of routing over the best single arm
-must clear zero before the model is trusted (else that arm is kept as a baseline). Zero
-against two, on train splits only (``benchmarks/warm_resplit.py TABLE --seeds 16
---variants default,trust2,noguard``): date_mot 0.659 to 0.675 (trained router 0.682),
-gsm8k_mot 0.592 to 0.589 (best-fixed 0.592, no baseline 0.586), gsm8k_verifier 0.351 to
-0.350 (best-fixed 0.346), aqua_pot −0.095 to −0.094, game24_tot 0.147 to 0.146. The revised
-(CLUCB) bound left date_mot at 0.660; a width fitted to held-out gains lost gsm8k_mot 0.007."""
+must clear zero before the model is trusted (else that arm is kept as a baseline). On
+train splits (``benchmarks/warm_resplit.py TABLE --seeds 16 --variants default,trust1,
+trust2``), zero / one / two: date_mot 0.675 / 0.670 / 0.659 (trained router 0.682),
+gsm8k_mot 0.589 / 0.592 / 0.592 (best-fixed 0.592), gsm8k_verifier 0.350 / 0.348 / 0.351,
+aqua_pot −0.094 / −0.097 / −0.095, game24_tot 0.146 / 0.138 / 0.147. On test (``uniscale
+bench TABLE --warm-start --seeds 8``), two to zero: date_mot 0.690 to 0.705 (trained router
+0.706), game24_tot 0.133 to 0.140, gsm8k_verifier 0.387 to 0.370 (best-fixed 0.382),
+aqua_pot 0.036 to −0.075 (73 prompts). The revised (CLUCB) guard: date_mot 0.660 on train."""
 
 @dataclass(frozen=True)
 class Outcome:
