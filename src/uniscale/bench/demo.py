@@ -41,7 +41,7 @@ from .command import (
     stream_steps,
 )
 from .plot import plot_frontiers
-from .report import BenchResult, _Bench, frontier, tradeoff_points
+from .report import Bench, BenchResult, frontier, tradeoff_points
 from .runner import Context, SeedRun
 
 __all__ = ["BUDGET_POLICIES", "DEMO_TABLES", "SWEEP_POLICIES", "WORKERS", "DemoChoice",
@@ -143,9 +143,9 @@ class Job:
     steps: int
 
 
-def _bench(ctx: Context, objective: Objective, policies: Sequence[str]) -> _Bench:
+def _bench(ctx: Context, objective: Objective, policies: Sequence[str]) -> Bench:
     """The warm-started static benchmark of ``uniscale bench --warm-start``."""
-    return _Bench(ctx, objective, policies, None, "static", None, True)
+    return Bench(ctx, objective, policies, None, "static", None, True)
 
 
 def _run(ctx: Context, job: Job) -> tuple[SeedRun, float]:

@@ -26,8 +26,8 @@ from .runner import Context, SeedRun, cost_weight, run_seed
 from .scenarios import Scenario, build_scenario, phase_masks
 from .stats import t_quantile
 
-__all__ = ["BenchResult", "Precision", "fixed_points", "frontier", "run_bench", "run_sweep",
-           "run_to_precision", "tradeoff_points"]
+__all__ = ["Bench", "BenchResult", "Precision", "fixed_points", "frontier", "run_bench",
+           "run_sweep", "run_to_precision", "tradeoff_points"]
 
 Progress = Callable[[int], None]
 ONLINE = LEARNERS + PEERS + OPTIONAL_PEERS
@@ -130,7 +130,7 @@ def run_bench(ctx: Context, objective: Objective, seeds: Sequence[int], *,
     Returns:
         The result.
     """
-    bench = _Bench(ctx, objective, policies, settings, scenario, progress, warm_start,
+    bench = Bench(ctx, objective, policies, settings, scenario, progress, warm_start,
                    feedback)
     return bench.result([bench.seed(s) for s in seeds])
 
@@ -219,7 +219,7 @@ def run_to_precision(ctx: Context, objective: Objective, precision: Precision, *
     Returns:
         The result (its ``precision`` entry says whether the target was met).
     """
-    bench = _Bench(ctx, objective, policies, settings, scenario, progress, warm_start,
+    bench = Bench(ctx, objective, policies, settings, scenario, progress, warm_start,
                    feedback)
     target = precision.policy if precision.policy in policies else next(
         (p for p in policies if p in ONLINE), precision.policy)
@@ -239,7 +239,7 @@ def run_to_precision(ctx: Context, objective: Objective, precision: Precision, *
         "reached": bool(math.isfinite(half) and half <= precision.half_width)})
 
 
-class _Bench:
+class Bench:
     """One benchmark configuration: runs seeds and summarises them."""
 
     def __init__(self, ctx: Context, objective: Objective, policies: Sequence[str],
