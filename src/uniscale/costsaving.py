@@ -45,9 +45,8 @@ def snapshot_costs(router: Router) -> dict[str, Any]:
     for arm in router.arms:
         judge = _judge(arm)
         if judge is not None:
-            spend = judge._spend
-            with spend.lock:
-                judges[arm.key] = [spend.judgements, spend.usd]
+            judgements, usd = judge.spent()
+            judges[arm.key] = [judgements, usd]
     return {"samples_per_call": dict(router.costs.samples_per_call), "judges": judges}
 
 
@@ -73,7 +72,4 @@ def restore_costs(router: Router, saved: Mapping[str, Any]) -> None:
         if judge is None or arm.key not in spent:
             continue
         judgements, usd = spent[arm.key]
-        spend = judge._spend
-        with spend.lock:
-            if spend.judgements == 0:
-                spend.judgements, spend.usd = int(judgements), float(usd)
+        judge.restore_spent(judgements, usd)

@@ -53,6 +53,23 @@ class Judge:
         spend = self._spend
         return spend.usd / spend.judgements if spend.judgements else self.expected_cost
 
+    def spent(self) -> tuple[int, float]:
+        """``(judgements, usd)``: what this judge (and its copies) has spent so far."""
+        with self._spend.lock:
+            return self._spend.judgements, self._spend.usd
+
+    def restore_spent(self, judgements: int, usd: float) -> bool:
+        """Take over a saved ``(judgements, usd)`` if this judge has judged nothing yet.
+
+        Returns whether it did: a judge that has judged already holds what it spent (the
+        same object still in use after a save and load in one process), so it is kept.
+        """
+        with self._spend.lock:
+            if self._spend.judgements:
+                return False
+            self._spend.judgements, self._spend.usd = int(judgements), float(usd)
+            return True
+
     def judge(self, prompt: str, text: str) -> tuple[float, Usage, float]:
         """Score one sample; returns ``(score in [0, 1], usage, cost_usd)``."""
         request = Request((Message("user", self.template.format(prompt=prompt, answer=text)),))
