@@ -77,8 +77,9 @@ def test_jobs_run_here_where_no_worker_process_can_start(
     policies = ("uniscale", "best-fixed", "oracle")
     jobs = [Job(toy_path, None, Tradeoff(0.01), policies, seed, 1) for seed in (3, 4)]
     contexts: dict[Path, Context] = {}
-    runs, _ = run_jobs(jobs, contexts, 2, lambda k: None)
+    runs, cpu = run_jobs(jobs, contexts, 2, lambda k: None)
     assert [r.seed for r in runs] == [3, 4] and list(contexts) == [toy_path]
+    assert cpu == 0.0  # run here: this process's own clock counts it, not twice
     assert all("uniscale" in r.traces for r in runs)
 
 

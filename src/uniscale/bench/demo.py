@@ -190,7 +190,10 @@ def _pool(workers: int) -> ProcessPoolExecutor | None:
 
 def run_jobs(jobs: Sequence[Job], contexts: dict[Path, Context], workers: int,
              advance: Callable[[int], None]) -> tuple[list[SeedRun], float]:
-    """Every job's seed run, in the order of ``jobs``, and the CPU seconds they took.
+    """Every job's seed run, in the order of ``jobs``, and the CPU seconds of the workers.
+
+    The CPU seconds are those spent in worker processes (0 when the jobs ran here,
+    where this process's own clock already counts them).
 
     Args:
         jobs: The jobs.
@@ -200,22 +203,23 @@ def run_jobs(jobs: Sequence[Job], contexts: dict[Path, Context], workers: int,
             where worker processes cannot be started).
         advance: Called with a job's steps when it is done.
     """
-    done: list[tuple[SeedRun, float] | None] = [None] * len(jobs)
     pool = _pool(min(workers, len(jobs))) if workers > 1 and len(jobs) > 1 else None
     if pool is None:
-        for i, job in enumerate(jobs):
+        here: list[SeedRun] = []
+        for job in jobs:
             if job.path not in contexts:
                 contexts[job.path] = prepare(job.path, limit=job.limit)
-            done[i] = _run(contexts[job.path], job)
+            here.append(_run(contexts[job.path], job)[0])
             advance(job.steps)
-    else:
-        longest_first = sorted(range(len(jobs)), key=lambda i: -jobs[i].steps)
-        with _one_blas_thread(), pool:
-            futures = {pool.submit(_worker, jobs[i]): i for i in longest_first}
-            for future in as_completed(futures):
-                i = futures[future]
-                done[i] = future.result()
-                advance(jobs[i].steps)
+        return here, 0.0
+    done: list[tuple[SeedRun, float] | None] = [None] * len(jobs)
+    longest_first = sorted(range(len(jobs)), key=lambda i: -jobs[i].steps)
+    with _one_blas_thread(), pool:
+        futures = {pool.submit(_worker, jobs[i]): i for i in longest_first}
+        for future in as_completed(futures):
+            i = futures[future]
+            done[i] = future.result()
+            advance(jobs[i].steps)
     runs = [d for d in done if d is not None]
     return [r for r, _ in runs], sum(c for _, c in runs)
 
@@ -327,7 +331,7 @@ def demo_command(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(clean_json({"tables": report}), indent=2))
         console.say(f"wrote {args.json}")
-    used = time.process_time() - cpu + (job_cpu if workers > 1 else 0.0)
+    used = time.process_time() - cpu + job_cpu
     console.say(f"done in {time.time() - started:.1f}s ({used:.1f}s of CPU"
-                f"{f' in {workers} processes' if workers > 1 else ''})")
+                f"{f' in {workers} processes' if job_cpu else ''})")
     return 0
