@@ -120,22 +120,12 @@ class HeldOut:
         best_arm_reward: Mean recorded reward of the arm best on the other folds.
         advantage: ``model_reward − best_arm_reward``.
         stderr: Standard error of the per-request difference.
-        per_request: ``(R,)`` the model's recorded reward on each request.
     """
 
     model_reward: float
     best_arm_reward: float
     advantage: float
     stderr: float
-    per_request: np.ndarray
-
-    def beats(self, other: HeldOut, z: float = 2.0) -> bool:
-        """True when this model's per-request reward is ``z`` standard errors above
-        ``other``'s on the same requests (a paired difference)."""
-        diff = self.per_request - other.per_request
-        if len(diff) < 2:
-            return False
-        return float(diff.mean()) > z * float(diff.std(ddof=1) / np.sqrt(len(diff)))
 
 
 def held_out_reward(value: np.ndarray, predicted: np.ndarray, fold_of: np.ndarray
@@ -164,4 +154,4 @@ def held_out_reward(value: np.ndarray, predicted: np.ndarray, fold_of: np.ndarra
         base[rows] = value[rows][np.arange(int(rows.sum())), ranking[first]]
     diff = model - base
     stderr = float(diff.std(ddof=1) / np.sqrt(R)) if R > 1 else float("inf")
-    return HeldOut(float(model.mean()), float(base.mean()), float(diff.mean()), stderr, model)
+    return HeldOut(float(model.mean()), float(base.mean()), float(diff.mean()), stderr)
