@@ -18,7 +18,8 @@ ever looking at the test split. Every variant is the ``uniscale`` learner of
 Printed per variant: mean test reward over the seeds, its standard error, the paired
 difference against the ``trained-router`` (a greedy per-arm ridge on the same eval set)
 on the same streams, and the paired difference against the first variant;
-``best-fixed`` (chosen on the eval set's prompts) for reference. Then, per seed, what
+``best-fixed`` (chosen on the eval set's prompts) and the ``paretobandit`` peer
+(warm-started on the same eval set) for reference. Then, per seed, what
 the first variant's eval-set check found (held-out advantage of routing over the best
 arm ± its standard error, and whether a baseline was kept).
 
@@ -44,6 +45,7 @@ from uniscale.objective import Tradeoff
 
 VARIANTS = ("default", "alpha0", "noguard", "frozen", "disjoint", "trust1", "trust2",
             "revised")
+_REFERENCES = ("trained-router", "best-fixed", "paretobandit")
 _ACTIVE: dict[str, bool] = {}
 _FOUND: list[tuple[dict[str, Any], bool]] = []
 
@@ -113,7 +115,7 @@ def main() -> None:
             _ACTIVE.clear()
             _ACTIVE[name] = True
             _ACTIVE["first"] = i == 0
-            policies = ["uniscale"] + (["trained-router", "best-fixed"] if i == 0 else [])
+            policies = ["uniscale"] + (list(_REFERENCES) if i == 0 else [])
             run = runner.run_seed(sub, objective, 1000 + s, policies=policies,
                                   warm_start=True,
                                   settings=RouterSettings(hybrid=name != "disjoint"))
@@ -124,7 +126,7 @@ def main() -> None:
     base = np.array(rewards["trained-router"])
     print(f"{args.table}: train prompts re-split ({args.eval_share:.0%} eval set), "
           f"{args.seeds} seeds" + (f", --context {args.context}" if args.context else ""))
-    for name in ["trained-router", "best-fixed", *variants]:
+    for name in [*_REFERENCES, *variants]:
         values = np.array(rewards[name])
         diff = values - base
         se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")

@@ -23,7 +23,7 @@ def per_arm(model: CostModel, arms: list[us.Arm], tokens: int,
         used, calls = model.sample_counts.expected(arm, model.calls(arm),
                                                    model.samples_per_call.get(arm.model, 1),
                                                    x=x)
-        cost = (price.input * max(tokens + model.expected_extra_input_tokens(arm), 0.0) * calls
+        cost = (price.input * max(tokens + model.extra_input_tokens(arm, x), 0.0) * calls
                 + price.output * out_tokens * used) / 1_000_000
         if hasattr(arm.strategy, "expected_scorer_cost"):
             cost += arm.strategy.expected_scorer_cost * used
@@ -46,8 +46,9 @@ def test_cost_vector_follows_prices_backends_and_usage() -> None:
         arm = arms[int(rng.integers(len(arms)))]
         change = step % 5
         if change == 0:
-            model.observe(arm, int(rng.integers(1, 900)), arm.n, input_tokens=500,
-                          calls=1, request_tokens=400, x=rng.standard_normal(8))
+            model.observe(arm, int(rng.integers(1, 900)), arm.n,
+                          input_tokens=int(rng.integers(300, 900)), calls=1,
+                          request_tokens=400, x=rng.standard_normal(8))
         elif change == 1:
             model.prices[arm.model] = us.Price(float(rng.random()), float(rng.random()) * 4)
         elif change == 2:

@@ -8,8 +8,9 @@ arms; :meth:`CostPlan.current` tells whether what they were computed from (price
 samples per call, learned token sums) is unchanged, compared dictionary by dictionary in
 one tuple comparison (the arms themselves are the same objects: plans are kept per list
 of arm identities).
-The figures that can change without touching those (context-aware output tokens,
-early-stopping sample counts, a judge's learned cost) are read on every prediction.
+The figures that can change without touching those (context-aware output and template
+tokens, early-stopping sample counts, a judge's learned cost) are read on every
+prediction.
 """
 
 from __future__ import annotations
@@ -71,16 +72,21 @@ class CostPlan:
 
     def predict(self, model: CostModel, input_tokens: int, x: np.ndarray | None) -> np.ndarray:
         """Predicted USD of every arm (see :meth:`CostModel.predict_all`)."""
-        if not self.early and not self.scored and (x is None
-                                                   or model.output_model.dim is None):
+        if not self.early and not self.scored and (
+                x is None or (model.output_model.dim is None
+                              and model.input_model.dim is None)):
             # nothing learned per context or per run: the cached affine form
             if self.no_extra and input_tokens >= 0:
                 return self.slope * float(input_tokens) + self.base
             return self.slope * np.maximum(input_tokens + self.extra, 0.0) + self.base
-        key_out = self.key_out
+        key_out, extra = self.key_out, self.extra
         if x is not None:
             learned = np.asarray(model.output_model.predict(self.keys, x), dtype=float)
             key_out = np.where(np.isfinite(learned), learned, key_out)
+            if model.input_model.dim is not None:
+                template = np.asarray(model.input_model.predict(self.keys, x),
+                                      dtype=float)[self.key_index]
+                extra = np.where(np.isfinite(template), template, extra)
         samples, calls = self.samples, self.calls
         if self.early:
             samples, calls = samples.copy(), calls.copy()
@@ -88,7 +94,7 @@ class CostPlan:
             samples[self.early], calls[self.early] = model.sample_counts.expected_all(
                 early, [model.calls(a) for a in early],
                 [model.samples_per_call.get(a.model, 1) for a in early], x)
-        out = (self.price_in * np.maximum(input_tokens + self.extra, 0.0) * calls
+        out = (self.price_in * np.maximum(input_tokens + extra, 0.0) * calls
                + self.price_out * key_out[self.key_index] * samples) / 1_000_000
         for i in self.scored:
             out[i] += self.arms[i].strategy.expected_scorer_cost * samples[i]  # type: ignore[attr-defined]

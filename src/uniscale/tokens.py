@@ -9,6 +9,11 @@ samples), and corrects the exp-of-a-log-mean bias by the log-normal factor
 kept by Sherman–Morrison updates, so one observation costs ``O(d²)``; predicting for
 every arm is one matrix–vector product.
 
+With ``log_space=False`` the same ridge fits the value itself (``v ≈ wᵀ[x, 1]``, no
+bias correction), for an additive count that may be 0 or negative: the
+:class:`~uniscale.cost.CostModel` learns so the input tokens a call bills beyond the
+request's estimate (a prompt template that depends on the task).
+
 Whether the context helps is measured, not assumed: every observation is first predicted
 (prequentially) by the regression and by the context-free mean of the same key, and a key
 answers only while its regression's squared log error is the smaller; otherwise
@@ -24,7 +29,8 @@ import numpy as np
 
 __all__ = ["OutputTokenModel"]
 
-_MAX_LOG = math.log(1e7)  # no sample bills more than ten million tokens
+_MAX_VALUE = 1e7  # no sample bills more than ten million tokens
+_MAX_LOG = math.log(_MAX_VALUE)
 
 
 class OutputTokenModel:
@@ -39,10 +45,13 @@ class OutputTokenModel:
         prior_weight: Pseudo-count of that prior (ridge precision of the bias).
         ridge: Ridge precision of the context weights.
         prefix: Prefix of the saved array names (two models saved side by side differ).
+        log_space: Fit ``log value`` (a positive count, at least 1) or, with False, the
+            value itself (any finite number).
     """
 
     def __init__(self, prior_tokens: float, *, prior_weight: float = 2.0,
-                 ridge: float = 1.0, prefix: str = "tok") -> None:
+                 ridge: float = 1.0, prefix: str = "tok", log_space: bool = True) -> None:
+        self.log_space = bool(log_space)
         self.prior_tokens = float(prior_tokens)
         self.prior_weight = float(prior_weight)
         self.ridge = float(ridge)
@@ -64,12 +73,16 @@ class OutputTokenModel:
         self._factor = np.zeros(0)         # exp(σ²/2)
         self._err = np.zeros((0, 2))       # prequential Σ squared log error: context, mean
 
+    def _encode(self, value: float) -> float:
+        """The fitted target of ``value`` (its log, at least log 1, in log space)."""
+        return math.log(max(value, 1.0)) if self.log_space else float(value)
+
     # -- shape ---------------------------------------------------------------------
     def _prior(self, dim: int, slot: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         precision = np.full(dim + 1, self.ridge)
         precision[-1] = self.prior_weight
         mean = np.zeros(dim + 1)
-        mean[-1] = (math.log(max(self.prior_tokens, 1.0)) if slot is None
+        mean[-1] = (self._encode(self.prior_tokens) if slot is None
                     else float(self._start[slot]))
         return precision, mean
 
@@ -81,7 +94,7 @@ class OutputTokenModel:
         slot = self._keys.get(key)
         if slot is not None:
             return slot
-        start = math.log(max(self.prior_tokens if prior is None else prior, 1.0))
+        start = self._encode(self.prior_tokens if prior is None else prior)
         self._keys[key] = slot = len(self._keys)
         self._index.clear()
         self._start = np.append(self._start, start)
@@ -115,7 +128,7 @@ class OutputTokenModel:
             return
         slot = self._slot(key, len(x), prior)
         xt = np.append(x, 1.0)
-        y = math.log(max(tokens_per_sample, 1.0))
+        y = self._encode(tokens_per_sample)
         _, prior_mean = self._prior(len(x), slot)
         flat = (float(self._b[slot, -1]) + self.prior_weight * prior_mean[-1]) \
             / (float(self._A[slot, -1, -1]) + self.prior_weight)
@@ -152,7 +165,7 @@ class OutputTokenModel:
             precision, prior = self._prior(X.shape[1])
             idx = np.array(rows)
             xt = np.hstack([X[idx], np.ones((len(idx), 1))])
-            y = np.log(np.maximum(y_all[idx], 1.0))
+            y = np.log(np.maximum(y_all[idx], 1.0)) if self.log_space else y_all[idx]
             wt = w_all[idx]
             start, size = 0, 1
             while start < len(idx):
@@ -175,7 +188,7 @@ class OutputTokenModel:
         w = self._inv[slot] @ (self._b[slot] + precision * mean)
         self._w[slot] = w
         n = self._n[slot]
-        if n > 0:  # Σ (y − wᵀx̃)² from the sums
+        if n > 0 and self.log_space:  # Σ (y − wᵀx̃)² from the sums
             rss = self._smear[slot] - 2.0 * float(w @ self._b[slot]) \
                 + float(w @ self._A[slot] @ w)
             self._factor[slot] = math.exp(min(max(rss, 0.0) / (n + 1.0), 2.0) / 2.0)
@@ -205,8 +218,11 @@ class OutputTokenModel:
         if len(idx) == 0:
             return out
         w = self._w[idx]
-        logs = np.clip(w[:, :-1] @ x + w[:, -1], 0.0, _MAX_LOG)
-        out[pos] = np.exp(logs) * self._factor[idx]
+        fitted = w[:, :-1] @ x + w[:, -1]
+        if not self.log_space:
+            out[pos] = np.clip(fitted, -_MAX_VALUE, _MAX_VALUE)
+            return out
+        out[pos] = np.exp(np.clip(fitted, 0.0, _MAX_LOG)) * self._factor[idx]
         return out
 
     def helps(self, key: str) -> bool:
@@ -237,7 +253,7 @@ class OutputTokenModel:
         smear = np.asarray(arrays[f"{p}_smear"], dtype=float)
         n = np.asarray(arrays[f"{p}_n"], dtype=float)
         start = np.asarray(arrays.get(f"{p}_start", np.full(
-            len(keys), math.log(max(self.prior_tokens, 1.0)))), dtype=float)
+            len(keys), self._encode(self.prior_tokens))), dtype=float)
         d1 = self.dim + 1
         if A.shape != (len(keys), d1, d1) or b.shape != (len(keys), d1) \
                 or smear.shape != (len(keys),) or n.shape != (len(keys),):
