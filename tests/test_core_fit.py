@@ -158,7 +158,7 @@ def test_an_eval_set_makes_its_best_arm_a_baseline_unless_asked_not_to() -> None
     router = _router()
     router.fit(records)
     assert router.guard is not None and router.guard.baseline.startswith("large/")
-    assert router.guard.fraction == 0.02
+    assert router.guard.fraction == 0.0
     free = _router()
     free.fit(records, keep_best_arm=False)
     assert free.guard is None

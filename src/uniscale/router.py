@@ -359,7 +359,7 @@ class Router(Invoking, Persisting):
         difference; ``router.stats["eval_set"]`` has the figures), and with no
         ``baseline=`` of your own, the eval set's best single arm becomes a conservative
         baseline: the router serves another arm only while its pessimistic estimate keeps
-        the running reward within 2% of that arm's
+        the running reward at or above that arm's
         (``router.guard``; set it to ``None`` to explore freely). Under a
         :class:`Budget` the baseline is always kept and λ starts where the fitted model
         spends the budget on the eval set's requests.
