@@ -18,7 +18,6 @@ Run: OPENBLAS_NUM_THREADS=1 python benchmarks/featurizer_resplit.py TABLE [--see
 from __future__ import annotations
 
 import argparse
-import functools
 
 import numpy as np
 from warm_resplit import resplit
@@ -28,7 +27,6 @@ from uniscale.bench.command import prepare
 from uniscale.bench.metrics import summarize
 from uniscale.bench.policies import RouterSettings
 from uniscale.bench.report import tradeoff_points
-from uniscale.features import HashingFeaturizer
 from uniscale.objective import Tradeoff
 
 CONFIGS = ((128, 2), (128, 1), (64, 1))
@@ -49,21 +47,14 @@ def main() -> None:
     ctx = prepare(args.table)
     objective = Tradeoff(willingness_to_pay=tradeoff_points(ctx)["suggested"])
     found = {c: {p: [] for p in POLICIES} for c in CONFIGS}
-    original = runner.HashingFeaturizer
-    try:
-        for s in range(args.seeds):
-            for dim, ngrams in CONFIGS:
-                # the bench builds its featurizers here (features and routers alike)
-                runner.HashingFeaturizer = functools.partial(  # type: ignore[misc]
-                    HashingFeaturizer, ngrams=ngrams)
-                run = runner.run_seed(resplit(ctx, s, 0.7), objective, 1000 + s,
-                                      policies=list(POLICIES), warm_start=not args.cold,
-                                      settings=RouterSettings(dim=dim))
-                summary = summarize([run], list(POLICIES))
-                for p in POLICIES:
-                    found[(dim, ngrams)][p].append(summary[p].test_reward)
-    finally:
-        runner.HashingFeaturizer = original  # type: ignore[misc]
+    for s in range(args.seeds):
+        for dim, ngrams in CONFIGS:
+            run = runner.run_seed(resplit(ctx, s, 0.7), objective, 1000 + s,
+                                  policies=list(POLICIES), warm_start=not args.cold,
+                                  settings=RouterSettings(dim=dim, ngrams=ngrams))
+            summary = summarize([run], list(POLICIES))
+            for p in POLICIES:
+                found[(dim, ngrams)][p].append(summary[p].test_reward)
     base = np.array(found[CONFIGS[0]]["uniscale"])
     print(f"{args.table}: train prompts re-split, {'cold' if args.cold else 'warm'} start, "
           f"{args.seeds} seeds")

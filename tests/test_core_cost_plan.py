@@ -23,7 +23,7 @@ def per_arm(model: CostModel, arms: list[us.Arm], tokens: int,
         used, calls = model.sample_counts.expected(arm, model.calls(arm),
                                                    model.samples_per_call.get(arm.model, 1),
                                                    x=x)
-        cost = (price.input * max(tokens + model.extra_input_tokens(arm, x), 0.0) * calls
+        cost = (price.input * max(tokens + model.expected_extra_input_tokens(arm, x), 0.0) * calls
                 + price.output * out_tokens * used) / 1_000_000
         if hasattr(arm.strategy, "expected_scorer_cost"):
             cost += arm.strategy.expected_scorer_cost * used

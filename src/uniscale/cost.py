@@ -138,8 +138,8 @@ class CostModel:
                                              prior_weight=self.prior_weight)
         self.input_model = OutputTokenModel(0.0, prior_weight=self.prior_weight,
                                             prefix="inp", log_space=False)
-        self._deferred: list[tuple[str, np.ndarray, float]] | None = None
-        self._deferred_in: list[tuple[str, np.ndarray, float]] = []
+        # (model, key, context, value) held back while batching (see batch())
+        self._deferred: list[tuple[OutputTokenModel, str, np.ndarray, float]] | None = None
 
     def price(self, model: str) -> Price:
         """The price of ``model``.
@@ -165,18 +165,15 @@ class CostModel:
         total = self._tokens.get(key, 0.0) + self.prior_output_tokens * self.prior_weight
         return total / (self._count.get(key, 0.0) + self.prior_weight)
 
-    def expected_extra_input_tokens(self, arm: Arm) -> float:
+    def expected_extra_input_tokens(self, arm: Arm, x: np.ndarray | None = None) -> float:
         """Input tokens one call of ``arm`` bills beyond the request's estimate.
 
         A strategy's prompt template (few-shot exemplars, instructions) and the gap
         between the ``chars / 4`` estimate and the provider's tokenizer show up here; it is
-        the mean over observed calls (0 before any): a template is the same on every
-        call, so one observation is already a good estimate.
+        the mean over observed calls (0 before any), or, given the request's context
+        vector ``x``, the context-aware model's estimate once it predicts better than
+        that mean (a template that differs by task).
         """
-        return self._extra_input(self._key(arm))
-
-    def extra_input_tokens(self, arm: Arm, x: np.ndarray | None = None) -> float:
-        """:meth:`expected_extra_input_tokens`, per context once the context helps."""
         if x is not None:
             learned = float(self.input_model.predict([self._key(arm)], x)[0])
             if math.isfinite(learned):
@@ -236,19 +233,20 @@ class CostModel:
         self._tokens[key] = self._tokens.get(key, 0.0) + float(output_tokens)
         self._count[key] = self._count.get(key, 0.0) + float(samples)
         if x is not None:
-            if self._deferred is not None:
-                self._deferred.append((key, x, float(output_tokens) / samples))
-            else:
-                self.output_model.observe(key, x, float(output_tokens) / samples)
+            self._learn(self.output_model, key, x, float(output_tokens) / samples)
         if input_tokens is not None and request_tokens is not None and calls > 0:
             extra = float(input_tokens) - float(request_tokens) * calls
             self._extra_in[key] = self._extra_in.get(key, 0.0) + extra
             self._extra_calls[key] = self._extra_calls.get(key, 0.0) + float(calls)
             if x is not None:
-                if self._deferred is not None:
-                    self._deferred_in.append((key, x, extra / calls))
-                else:
-                    self.input_model.observe(key, x, extra / calls)
+                self._learn(self.input_model, key, x, extra / calls)
+
+    def _learn(self, model: OutputTokenModel, key: str, x: np.ndarray, value: float) -> None:
+        """``model`` learns ``value`` at ``x`` now, or at the end of a :meth:`batch`."""
+        if self._deferred is not None:
+            self._deferred.append((model, key, x, value))
+        else:
+            model.observe(key, x, value)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -257,16 +255,16 @@ class CostModel:
         if self._deferred is not None:  # already batching
             yield
             return
-        self._deferred, self._deferred_in = [], []
+        self._deferred = []
         try:
             yield
         finally:
             rows, self._deferred = self._deferred, None
-            extra, self._deferred_in = self._deferred_in, []
-            for model, part in ((self.output_model, rows), (self.input_model, extra)):
+            for model in (self.output_model, self.input_model):
+                part = [r for r in rows if r[0] is model]
                 if part:
-                    model.observe_batch([r[0] for r in part], np.vstack([r[1] for r in part]),
-                                        np.array([r[2] for r in part]))
+                    model.observe_batch([r[1] for r in part], np.vstack([r[2] for r in part]),
+                                        np.array([r[3] for r in part]))
 
     def observe_cost(self, arm: Arm, usd: float, request_tokens: int,
                      x: np.ndarray | None = None) -> None:
@@ -279,7 +277,7 @@ class CostModel:
         price = self.price(arm.model)
         if price.output <= 0 or not math.isfinite(usd) or usd < 0:
             return
-        per_call = max(request_tokens + self.extra_input_tokens(arm, x), 0.0)
+        per_call = max(request_tokens + self.expected_extra_input_tokens(arm, x), 0.0)
         input_usd = price.input * per_call * self.calls(arm) / 1_000_000
         output = max(usd - input_usd, 0.0) * 1_000_000 / price.output
         self.observe(arm, round(output), arm.n, x=x)

@@ -11,8 +11,8 @@ every arm is one matrix–vector product.
 
 With ``log_space=False`` the same ridge fits the value itself (``v ≈ wᵀ[x, 1]``, no
 bias correction), for an additive count that may be 0 or negative: the
-:class:`~uniscale.cost.CostModel` learns so the input tokens a call bills beyond the
-request's estimate (a prompt template that depends on the task).
+:class:`~uniscale.cost.CostModel` learns with it the input tokens a call bills beyond
+the request's estimate (a prompt template that depends on the task).
 
 Whether the context helps is measured, not assumed: every observation is first predicted
 (prequentially) by the regression and by the context-free mean of the same key, and a key

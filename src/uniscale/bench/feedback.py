@@ -210,7 +210,7 @@ def run_with_feedback(ctx: Context, plan: FeedbackPlan, objective: Objective,
     """
     settings = settings or RouterSettings()
     env, table = ctx.env, ctx.table
-    X = ctx.features(settings.dim)
+    X = ctx.features(settings.dim, settings.ngrams)
     mask = np.ones(env.n_arms, dtype=bool) if arm_mask is None else arm_mask
     space = env.arms if early_stop is None else adaptive_arms(env, early_stop)
     index = {a: i for i, a in enumerate(space)}
@@ -219,7 +219,8 @@ def run_with_feedback(ctx: Context, plan: FeedbackPlan, objective: Objective,
         arms, prices=table.prices, objective=objective,
         backends=replay_backends(env, table.models, seed) if early_stop is None
         else wave_backends(env, table.models, seed),
-        featurizer=HashingFeaturizer(settings.dim), alpha=settings.alpha,
+        featurizer=HashingFeaturizer(settings.dim, ngrams=settings.ngrams),
+        alpha=settings.alpha,
         ridge=settings.ridge, arm_ridge=settings.arm_ridge, forgetting=settings.forgetting,
         hybrid=settings.hybrid, prior_output_tokens=settings.prior_output_tokens,
         seed=seed, implicit_reward=implicit,

@@ -90,6 +90,9 @@ class RouterSettings:
         forgetting: Discount of old evidence (1 = none).
         hybrid: Share evidence between arms through their descriptors.
         dim: Width of the hashing featurizer.
+        ngrams: Largest word n-gram it hashes (2: the class default, which the bench
+            feeds every policy; ``Router``'s own default is 1, see
+            ``benchmarks/featurizer_resplit.py``).
         prior_output_tokens: Output tokens per sample assumed before any is observed.
     """
 
@@ -99,6 +102,7 @@ class RouterSettings:
     forgetting: float = 1.0
     hybrid: bool = True
     dim: int = 128
+    ngrams: int = 2
     prior_output_tokens: float = 256.0
 
 

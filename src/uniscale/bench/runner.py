@@ -93,23 +93,24 @@ class Context:
         self.side: SideContext | None = side_context(table, context)
         self.env = ReplayEnv(table, aggregate=aggregate, n_grid=n_grid)
         self.expected: Expected = self.env.expected(samples=mc_samples)
-        self._features: dict[int, np.ndarray] = {}
+        self._features: dict[tuple[int, int], np.ndarray] = {}
 
-    def features(self, dim: int) -> np.ndarray:
-        """``(P, dim)`` hashing features of every prompt (computed once per width)."""
-        if dim not in self._features:
-            fz = HashingFeaturizer(dim)
-            self._features[dim] = np.stack(
+    def features(self, dim: int, ngrams: int = 2) -> np.ndarray:
+        """``(P, dim)`` hashing features of every prompt (computed once per width and
+        largest n-gram)."""
+        if (dim, ngrams) not in self._features:
+            fz = HashingFeaturizer(dim, ngrams=ngrams)
+            self._features[dim, ngrams] = np.stack(
                 [fz.transform(as_messages(str(p))) for p in self.table.prompts])
-        return self._features[dim]
+        return self._features[dim, ngrams]
 
-    def peer_features(self, dim: int, seed: int) -> np.ndarray:
+    def peer_features(self, dim: int, seed: int, ngrams: int = 2) -> np.ndarray:
         """The features of the peers: the text features, then the side features (if any).
 
         The side features are the vector a router with ``seed`` encodes the request's
         ``context=`` into, so peers and learners see the same numbers.
         """
-        X = self.features(dim)
+        X = self.features(dim, ngrams)
         if self.side is None:
             return X
         return np.hstack([X, self.side.matrix(seed, CONTEXT_DIM)])
@@ -146,7 +147,7 @@ def _learn(ctx: Context, name: str, mask: np.ndarray, objective: Objective,
     says (late, sparse, noisy; implicit rewards standing in).
     """
     env, table = ctx.env, ctx.table
-    X = ctx.features(settings.dim)
+    X = ctx.features(settings.dim, settings.ngrams)
     steps = len(order)
     phases = scenario.phases
     hidden0 = set(phases[0].hidden_models)
@@ -154,9 +155,9 @@ def _learn(ctx: Context, name: str, mask: np.ndarray, objective: Objective,
     router = Router(
         arms, prices=table.prices, objective=objective,
         backends=replay_backends(env, table.models, seed),
-        featurizer=HashingFeaturizer(settings.dim), alpha=settings.alpha,
-        ridge=settings.ridge, arm_ridge=settings.arm_ridge, forgetting=settings.forgetting,
-        hybrid=settings.hybrid, context_dim=CONTEXT_DIM,
+        featurizer=HashingFeaturizer(settings.dim, ngrams=settings.ngrams),
+        alpha=settings.alpha, ridge=settings.ridge, arm_ridge=settings.arm_ridge,
+        forgetting=settings.forgetting, hybrid=settings.hybrid, context_dim=CONTEXT_DIM,
         prior_output_tokens=settings.prior_output_tokens, seed=seed,
         implicit_reward=None if feedback is None else feedback.rewards(),
     )
@@ -285,7 +286,7 @@ def run_seed(ctx: Context, objective: Objective, seed: int, *,
     if warm_start or "trained-router" in policies:
         evalset = run_eval_set(env, train_rows, np.random.default_rng([seed, 1]))
     warm = evalset if warm_start else None
-    X = ctx.peer_features(default.dim, seed)
+    X = ctx.peer_features(default.dim, seed, default.ngrams)
     fallback = traces["best-fixed"].arm
     for name in policies:
         if name in LEARNERS:
